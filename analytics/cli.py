@@ -1,0 +1,134 @@
+"""The command line: `python -m analytics [--db PATH] COMMAND ...`.
+
+Exit codes (DESIGN.md): 0 success, also when there is nothing to do; 2 bad input or usage, with a
+message naming the file, row and column where there is one; 3 the warehouse stayed busy; 1 a bug (one
+line; the traceback with --debug).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from datetime import date
+
+import pandas as pd
+
+from analytics import demo, imports
+from analytics.errors import BadInput, WarehouseBusy
+from analytics.warehouse import db_path, reader, writer
+
+EXIT_OK, EXIT_BUG, EXIT_BAD_INPUT, EXIT_BUSY = 0, 1, 2, 3
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def parse_date(text: str) -> date:
+    """A bare ISO date for --since, --until, --as-of, --end."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date like 2026-03-31") from error
+
+
+def _parse_map(pairs: Sequence[str]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        target, sep, source = pair.partition("=")
+        if not sep or not target.strip() or not source.strip():
+            raise BadInput(f"--map takes TARGET=SOURCE, e.g. --map occurred_at='Event time'; got '{pair}'")
+        mapping[target.strip()] = source.strip()
+    return mapping
+
+
+def emit(frame: pd.DataFrame, fmt: str) -> None:
+    """Print a result as an aligned table, CSV, or JSON records (NaN as null)."""
+    if fmt == "json":
+        print(frame.to_json(orient="records", date_format="iso", indent=2))
+    elif fmt == "csv":
+        print(frame.to_csv(index=False), end="")
+    else:
+        print(frame.to_string(index=False) if len(frame) else "(no rows)")
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    with writer(args.db, on_wait=_say) as con:
+        result = imports.import_file(con, args.kind, args.file, stage=args.stage, mapping=_parse_map(args.map))
+    print(result.message)
+    return EXIT_OK
+
+
+def _cmd_import_log(args: argparse.Namespace) -> int:
+    with reader(args.db, on_wait=_say) as con:
+        emit(imports.import_log(con), args.format)
+    return EXIT_OK
+
+
+def _cmd_remove_import(args: argparse.Namespace) -> int:
+    with writer(args.db, on_wait=_say) as con:
+        removed = imports.remove_import(con, args.import_id)
+    detail = ", ".join(f"{count:,} from {table}" for table, count in removed.items()) or "no rows"
+    print(f"Removed import #{args.import_id}: {detail}.")
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    with writer(args.db, on_wait=_say) as con:
+        summary = demo.generate(con, leads=args.leads, seed=args.seed, end=args.end, replace=args.replace)
+    print(f"Demo warehouse {db_path(args.db)}: {summary.leads:,} leads, {summary.events:,} events, "
+          f"{summary.campaigns:,} campaign days, {summary.sends:,} sends, "
+          f"{summary.experiment_variants + summary.experiment_units:,} experiment rows (import #{summary.import_id}).")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m analytics", description=__doc__.splitlines()[0])
+    parser.add_argument("--db", help="warehouse file (default: $ANALYTICS_DB or data/warehouse.duckdb)")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    sub = command("import", _cmd_import, "import a CSV or Parquet file into the warehouse")
+    sub.add_argument("kind", choices=imports.KINDS)
+    sub.add_argument("file")
+    sub.add_argument("--stage", help="stage of every row, for an events file without a stage column")
+    sub.add_argument("--map", action="append", default=[], metavar="TARGET=SOURCE",
+                     help="read canonical column TARGET from the file's column SOURCE (repeatable)")
+
+    sub = command("import-log", _cmd_import_log, "list every imported file")
+    sub.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+    sub = command("remove-import", _cmd_remove_import, "remove exactly the rows one import added")
+    sub.add_argument("import_id", type=int)
+
+    sub = command("demo", _cmd_demo, "build a realistic demo warehouse")
+    sub.add_argument("--leads", type=int, default=20_000)
+    sub.add_argument("--seed", type=int, default=7)
+    sub.add_argument("--end", type=parse_date, help="the day the data ends (default: today)")
+    sub.add_argument("--replace", action="store_true", help="empty a warehouse that already holds data")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except BadInput as error:
+        _say(f"error: {error}")
+        return EXIT_BAD_INPUT
+    except WarehouseBusy as error:
+        _say(f"error: {error}")
+        return EXIT_BUSY
+    except Exception as error:  # a bug: one line unless --debug
+        if args.debug:
+            traceback.print_exc()
+        else:
+            _say(f"unexpected error ({type(error).__name__}): {error} (run with --debug for details)")
+        return EXIT_BUG
