@@ -1,0 +1,91 @@
+"""What the warehouse holds, for the landing page, the empty state and the filter bar's choices."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+from analytics.filters import Filters
+from analytics.schema import DATA_TABLES
+
+
+@dataclass(frozen=True)
+class WarehouseSummary:
+    """Row counts per table and the span of lead creation dates."""
+
+    rows: dict[str, int]
+    first_lead: date | None
+    last_lead: date | None
+    imports: int
+
+    @property
+    def is_empty(self) -> bool:
+        return not any(self.rows.values())
+
+
+@dataclass(frozen=True)
+class FilterChoices:
+    """The values the shared filter bar offers: channels and campaigns present in the data."""
+
+    channels: tuple[str, ...]
+    campaigns: tuple[str, ...]
+
+
+def warehouse_summary(con: duckdb.DuckDBPyConnection) -> WarehouseSummary:
+    rows = {t: int(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in DATA_TABLES}
+    first, last = con.execute(
+        "SELECT min(created_at)::DATE, max(created_at)::DATE FROM ("
+        " SELECT created_at FROM leads UNION ALL SELECT occurred_at FROM events WHERE stage = 'lead')"
+    ).fetchone()
+    imports = int(con.execute("SELECT count(*) FROM imports").fetchone()[0])
+    return WarehouseSummary(rows, first, last, imports)
+
+
+def filter_choices(con: duckdb.DuckDBPyConnection) -> FilterChoices:
+    channels = con.execute(
+        "SELECT DISTINCT channel FROM (SELECT channel FROM leads UNION ALL SELECT channel FROM events "
+        "UNION ALL SELECT channel FROM campaigns) WHERE channel IS NOT NULL ORDER BY 1"
+    ).fetchall()
+    campaigns = con.execute(
+        "SELECT DISTINCT campaign_id FROM (SELECT campaign_id FROM leads UNION ALL SELECT campaign_id FROM events "
+        "UNION ALL SELECT campaign_id FROM campaigns) WHERE campaign_id IS NOT NULL ORDER BY 1"
+    ).fetchall()
+    return FilterChoices(tuple(r[0] for r in channels), tuple(r[0] for r in campaigns))
+
+
+def weekly_leads(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
+    """New leads per week (Monday) and channel: one row per (week, channel), weeks as dates."""
+    where, params = ["TRUE"], []
+    if filters.start:
+        where.append("created_at >= ?")
+        params.append(filters.start)
+    if filters.end:
+        where.append("created_at < ?")
+        params.append(filters.end)
+    if filters.channels:
+        where.append("channel IN (SELECT unnest(?))")
+        params.append(list(filters.channels))
+    if filters.campaigns:
+        where.append("campaign_id IN (SELECT unnest(?))")
+        params.append(list(filters.campaigns))
+    return con.execute(
+        f"""
+        WITH entries AS (
+            SELECT lead_id, min(occurred_at) AS created_at,
+                   arg_min(channel, occurred_at) FILTER (WHERE channel IS NOT NULL) AS channel,
+                   arg_min(campaign_id, occurred_at) FILTER (WHERE campaign_id IS NOT NULL) AS campaign_id
+            FROM events WHERE stage = 'lead' GROUP BY lead_id
+        ), leads_seen AS (
+            SELECT coalesce(e.lead_id, l.lead_id) AS lead_id, coalesce(e.created_at, l.created_at) AS created_at,
+                   coalesce(e.channel, l.channel, '(none)') AS channel, coalesce(e.campaign_id, l.campaign_id) AS campaign_id
+            FROM entries e FULL JOIN leads l ON l.lead_id = e.lead_id
+        )
+        SELECT date_trunc('week', created_at)::DATE AS week, channel, count(*) AS leads
+        FROM leads_seen WHERE created_at IS NOT NULL AND {' AND '.join(where)}
+        GROUP BY ALL ORDER BY week, channel
+        """,
+        params,
+    ).df()
