@@ -17,7 +17,7 @@ import pandas as pd
 
 from analytics import demo, imports
 from analytics.errors import BadInput, WarehouseBusy
-from analytics.warehouse import db_path, reader, writer
+from analytics.warehouse import DEFAULT_TIMEOUT_SECONDS, db_path, reader, writer
 
 EXIT_OK, EXIT_BUG, EXIT_BAD_INPUT, EXIT_BUSY = 0, 1, 2, 3
 
@@ -55,20 +55,20 @@ def emit(frame: pd.DataFrame, fmt: str) -> None:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    with writer(args.db, on_wait=_say) as con:
+    with writer(args.db, timeout=args.wait, on_wait=_say) as con:
         result = imports.import_file(con, args.kind, args.file, stage=args.stage, mapping=_parse_map(args.map))
     print(result.message)
     return EXIT_OK
 
 
 def _cmd_import_log(args: argparse.Namespace) -> int:
-    with reader(args.db, on_wait=_say) as con:
+    with reader(args.db, timeout=args.wait, on_wait=_say) as con:
         emit(imports.import_log(con), args.format)
     return EXIT_OK
 
 
 def _cmd_remove_import(args: argparse.Namespace) -> int:
-    with writer(args.db, on_wait=_say) as con:
+    with writer(args.db, timeout=args.wait, on_wait=_say) as con:
         removed = imports.remove_import(con, args.import_id)
     detail = ", ".join(f"{count:,} from {table}" for table, count in removed.items()) or "no rows"
     print(f"Removed import #{args.import_id}: {detail}.")
@@ -76,7 +76,7 @@ def _cmd_remove_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    with writer(args.db, on_wait=_say) as con:
+    with writer(args.db, timeout=args.wait, on_wait=_say) as con:
         summary = demo.generate(con, leads=args.leads, seed=args.seed, end=args.end, replace=args.replace)
     print(f"Demo warehouse {db_path(args.db)}: {summary.leads:,} leads, {summary.events:,} events, "
           f"{summary.campaigns:,} campaign days, {summary.sends:,} sends, "
@@ -87,6 +87,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m analytics", description=__doc__.splitlines()[0])
     parser.add_argument("--db", help="warehouse file (default: $ANALYTICS_DB or data/warehouse.duckdb)")
+    parser.add_argument("--wait", type=float, default=DEFAULT_TIMEOUT_SECONDS, metavar="SECONDS",
+                        help="how long to wait while another process writes to the warehouse (default: %(default)s)")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

@@ -52,11 +52,15 @@ class ImportResult:
         if self.already_imported:
             return (f"{self.file_name} was already imported as import #{self.import_id}; "
                     "nothing added.")
-        text = (f"{self.file_name}: {self.rows_added:,} rows added to {self.table}, "
+        text = (f"{self.file_name}: {_rows(self.rows_added)} added to {self.table}, "
                 f"{self.rows_skipped:,} already present or repeated in the file (import #{self.import_id}).")
         if self.ignored_columns:
             text += " Ignored columns: " + ", ".join(self.ignored_columns) + "."
         return text
+
+
+def _rows(n: int) -> str:
+    return f"{n:,} row{'' if n == 1 else 's'}"
 
 
 def normalize_name(name: str) -> str:
@@ -109,14 +113,17 @@ def import_file(
     if earlier:
         return ImportResult(earlier[0], name, earlier[1], 0, 0, 0, already_imported=True)
 
-    con.execute("BEGIN TRANSACTION")
     try:
-        result = _import_in_transaction(con, kind, source, name, stage, mapping, options, digest,
-                                        imported_by or _current_user())
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        # Staged before the transaction so that its row ids are the file's row numbers.
+        headers = _stage_file(con, source, name)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            result = _import_in_transaction(con, kind, headers, name, stage, mapping, options, digest,
+                                            imported_by or _current_user())
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
     finally:
         con.execute(f"DROP TABLE IF EXISTS temp.{_STAGE_TABLE}")
     return result
@@ -125,7 +132,7 @@ def import_file(
 def _import_in_transaction(
     con: duckdb.DuckDBPyConnection,
     kind: str,
-    source: Path,
+    headers: list[str],
     name: str,
     stage: str | None,
     mapping: dict[str, str],
@@ -133,7 +140,6 @@ def _import_in_transaction(
     digest: str,
     imported_by: str,
 ) -> ImportResult:
-    headers = _stage_file(con, source, name)
     table, resolved = _resolve_columns(kind, headers, mapping, stage, name)
     rows_read = con.execute(f"SELECT count(*) FROM temp.{_STAGE_TABLE}").fetchone()[0]
     if rows_read == 0:
@@ -244,8 +250,8 @@ def _typed_expr(column: Column, raw: str) -> str:
         return f"coalesce(try_cast({text} AS DATE), try_cast(try_cast({text} AS TIMESTAMP) AS DATE))"
     if column.sql_type == "BIGINT":
         number = f"try_cast({text} AS DOUBLE)"
-        return (f"coalesce(try_cast({text} AS BIGINT), "
-                f"CASE WHEN {number} = round({number}) THEN try_cast({number} AS BIGINT) END)")
+        return (f"CASE WHEN regexp_matches({text}, '^[+-]?[0-9]+$') THEN try_cast({text} AS BIGINT) "
+                f"WHEN {number} = round({number}) THEN try_cast({number} AS BIGINT) END")
     if column.sql_type == "DOUBLE":
         return f"CASE WHEN isfinite(try_cast({text} AS DOUBLE)) THEN try_cast({text} AS DOUBLE) END"
     if column.sql_type == "BOOLEAN":

@@ -1,0 +1,77 @@
+"""The command line: its exit codes and messages (DESIGN.md, Contract details)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from analytics.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = "lead_id,stage,occurred_at\nL1,lead,2026-01-01\nL1,mql,2026-01-09\n"
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_import_then_reimport_both_exit_zero(capsys, warehouse, write_file):
+    path = write_file("e.csv", EVENTS)
+    assert run(capsys, "--db", str(warehouse), "import", "events", str(path))[:2] == (
+        0, "e.csv: 2 rows added to events, 0 already present or repeated in the file (import #1).\n")
+    code, out, _ = run(capsys, "--db", str(warehouse), "import", "events", str(path))
+    assert code == 0 and out == "e.csv was already imported as import #1; nothing added.\n"
+
+
+def test_bad_input_exits_2_naming_file_row_and_column(capsys, warehouse, write_file):
+    path = write_file("e.csv", "lead_id,stage,occurred_at\nL1,lead,yesterday\n")
+    code, out, err = run(capsys, "--db", str(warehouse), "import", "events", str(path))
+    assert (code, out) == (2, "")
+    assert err == "error: e.csv, row 1 (line 2), column 'occurred_at': 'yesterday' is not a date or time\n"
+
+
+def test_bad_map_syntax_exits_2(capsys, warehouse, write_file):
+    code, _, err = run(capsys, "--db", str(warehouse), "import", "events", str(write_file("e.csv", EVENTS)), "--map", "lead_id")
+    assert code == 2 and "--map takes TARGET=SOURCE" in err
+
+
+def test_import_log_as_json_and_remove_import(capsys, warehouse, write_file):
+    run(capsys, "--db", str(warehouse), "import", "events", str(write_file("e.csv", EVENTS)))
+    code, out, _ = run(capsys, "--db", str(warehouse), "import-log", "--format", "json")
+    log = json.loads(out)
+    assert code == 0 and [(r["import_id"], r["file_name"], r["rows_added"]) for r in log] == [(1, "e.csv", 2)]
+    assert run(capsys, "--db", str(warehouse), "remove-import", "1")[:2] == (0, "Removed import #1: 2 from events.\n")
+    assert run(capsys, "--db", str(warehouse), "remove-import", "1")[0] == 2
+
+
+def test_usage_errors_exit_2_and_a_bug_exits_1_in_one_line(tmp_path):
+    usage = subprocess.run([sys.executable, "-m", "analytics", "import", "nonsense", "x.csv"], cwd=ROOT,
+                           capture_output=True, text=True)
+    assert usage.returncode == 2 and "invalid choice" in usage.stderr
+    not_a_db = tmp_path / "not.duckdb"
+    not_a_db.write_text("this is not a database")
+    bug = subprocess.run([sys.executable, "-m", "analytics", "--db", str(not_a_db), "import-log"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert bug.returncode == 1 and len(bug.stderr.strip().splitlines()) == 1 and "--debug" in bug.stderr
+
+
+def test_busy_warehouse_exits_3(warehouse, write_file):
+    code = (f"import time, duckdb; c = duckdb.connect({str(warehouse)!r}); print('held', flush=True); time.sleep(20)")
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    try:
+        busy = subprocess.run([sys.executable, "-m", "analytics", "--db", str(warehouse), "--wait", "0.5", "import-log"],
+                              cwd=ROOT, capture_output=True, text=True)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert busy.returncode == 3 and "still in use by process" in busy.stderr
+
+
+def test_demo_command_builds_a_warehouse(capsys, tmp_path):
+    code, out, _ = run(capsys, "--db", str(tmp_path / "d.duckdb"), "demo", "--leads", "1000", "--end", "2026-06-30")
+    assert code == 0 and out.startswith(f"Demo warehouse {tmp_path / 'd.duckdb'}: 1,000 leads")
