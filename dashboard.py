@@ -78,7 +78,7 @@ def _empty_state() -> None:
         "(20,000 B2B leads over eighteen months, eight channels, campaigns, sends and experiments), "
         "or load your own exports on the **Data** page or with `python -m analytics import`."
     )
-    if st.button("Build the demo warehouse", type="primary", icon=":material/database:"):
+    if st.button("Build the demo warehouse", type="primary", icon=":material/database:", key="build_demo"):
         with st.spinner("Building the demo warehouse ..."):
             try:
                 summary = run_write(lambda con: demo.generate(con))

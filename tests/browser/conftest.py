@@ -1,0 +1,125 @@
+"""Browser tests: Streamlit servers on loopback driven by Playwright in Debian's headless Chromium.
+
+One shared server serves the journeys; a test that needs a freshly started server (deep links, the
+empty state) starts its own with `start_server`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from analytics.demo import generate
+from analytics.warehouse import writer
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A Streamlit process serving dashboard.py on a warehouse file."""
+
+    def __init__(self, db: Path, log: Path) -> None:
+        self.db = db
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "ANALYTICS_DB": str(db)}
+        self._log = log.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.port", str(self.port),
+             "--server.address", "127.0.0.1", "--server.headless", "true"],
+            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"Streamlit did not start; see {log}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self._log.close()
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("browser") / "demo.duckdb"
+    with writer(path) as con:
+        generate(con, leads=3_000, seed=5, end=date(2026, 11, 1))
+    return path
+
+
+@pytest.fixture
+def start_server(tmp_path) -> Iterator[Callable[[Path | None], Server]]:
+    """Start a fresh server on a copy of `db` (or on an empty warehouse when db is None)."""
+    started: list[Server] = []
+
+    def start(db: Path | None) -> Server:
+        target = tmp_path / f"fresh{len(started)}.duckdb"
+        if db is not None:
+            shutil.copy(db, target)
+        server = Server(target, tmp_path / f"fresh{len(started)}.log")
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def server(demo_template, tmp_path_factory) -> Iterator[Server]:
+    """The shared server for the journeys, on its own copy of the demo warehouse."""
+    folder = tmp_path_factory.mktemp("shared_server")
+    db = folder / "demo.duckdb"
+    shutil.copy(demo_template, db)
+    shared = Server(db, folder / "streamlit.log")
+    yield shared
+    shared.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    tab = context.new_page()
+    tab.set_default_timeout(30_000)
+    yield tab
+    context.close()

@@ -1,0 +1,45 @@
+"""The router, the empty state, the Overview and Data pages, rendered with AppTest."""
+
+from __future__ import annotations
+
+from analytics.warehouse import reader
+
+
+def test_empty_warehouse_shows_the_welcome_screen_with_the_demo_button(router_app, tmp_path):
+    # Clicking the button is a browser test (tests/browser): AppTest does not deliver clicks on
+    # widgets the router draws outside a page.
+    app = router_app(tmp_path / "empty.duckdb").run()
+    assert not app.exception
+    assert app.title[0].value == "Welcome: the warehouse is empty"
+    assert app.button(key="build_demo").label == "Build the demo warehouse"
+
+
+def test_router_lands_on_the_overview_of_the_demo_warehouse(router_app, demo_db):
+    app = router_app(demo_db).run()
+    assert not app.exception
+    assert app.title[0].value == "Overview"
+    with reader(demo_db) as con:
+        events = con.execute("SELECT count(*) FROM events").fetchone()[0]
+    assert [(m.label, m.value) for m in app.metric][:2] == [("Leads", "3,000"), ("Events", f"{events:,}")]
+
+
+def test_overview_filters_are_read_from_the_url(page_app, demo_db):
+    app = page_app("overview", demo_db)
+    app.query_params["channel"] = ["webinar"]
+    app.run()
+    assert not app.exception
+    assert app.multiselect(key="channel").value == ["webinar"]
+
+
+def test_data_page_renders_on_the_demo_and_on_an_empty_warehouse(page_app, demo_db, tmp_path):
+    for db in (demo_db, tmp_path / "empty.duckdb"):
+        app = page_app("data", db).run()
+        assert not app.exception
+        assert app.title[0].value == "Data"
+    assert "Nothing imported yet." in [i.value for i in app.info]
+
+
+def test_overview_renders_on_an_empty_warehouse(page_app, tmp_path):
+    app = page_app("overview", tmp_path / "empty.duckdb").run()
+    assert not app.exception
+    assert "No leads match the filters." in [i.value for i in app.info]
