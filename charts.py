@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 # Colour-blind-safe qualitative palette (Okabe-Ito, without black), one colour per channel.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#7f7f7f"]
@@ -29,4 +30,61 @@ def weekly_leads(table: pd.DataFrame) -> go.Figure:
     """Stacked weekly new leads per channel."""
     figure = px.bar(table, x="week", y="leads", color="channel", color_discrete_sequence=PALETTE,
                     labels={"week": "Week starting", "leads": "New leads", "channel": "Channel"})
+    return styled(figure)
+
+
+def _percent(value: float) -> str:
+    return "n/a" if pd.isna(value) else f"{value:.1%}"
+
+
+def funnel(table: pd.DataFrame) -> go.Figure:
+    """The overall funnel: bars per stage labelled with count, rate from previous and from first."""
+    labels = [f"{int(c):,} · {_percent(p)} of previous · {_percent(f)} of first" if s > 1 else f"{int(c):,}"
+              for c, p, f, s in zip(table["count"], table["rate_from_previous"], table["rate_from_first"], table["step"])]
+    figure = go.Figure(go.Funnel(y=table["stage"], x=table["count"], text=labels, textinfo="text",
+                                 textposition="outside", cliponaxis=False,
+                                 marker={"color": PALETTE[0]}, connector={"fillcolor": "#dbeafe"},
+                                 hovertemplate="%{y}: %{x:,}<extra></extra>"))
+    return styled(figure, height=120 + 70 * len(table))
+
+
+def breakdown(table: pd.DataFrame, small: int) -> go.Figure:
+    """Per transition, the rate from previous of each group with its 95% interval; small groups greyed."""
+    steps = table[table["step"] > 1]
+    transitions = [f"{a} → {b}" for a, b in zip(table.loc[table["step"] < table["step"].max(), "stage"].unique(),
+                                                  steps["stage"].unique())]
+    figure = make_subplots(rows=1, cols=len(transitions), subplot_titles=transitions, shared_yaxes=True,
+                           horizontal_spacing=0.03)
+    entrants = table[table["step"] == 1].set_index("group")["count"]
+    order = entrants.sort_values().index.tolist()
+    for col, (stage, part) in enumerate(steps.groupby("step", sort=True), start=1):
+        part = part.set_index("group").reindex(order)
+        previous = part["count"] + part["dropoff"].fillna(0)
+        colours = [PALETTE[0] if n >= small else "#c0c4cc" for n in previous]
+        figure.add_trace(go.Bar(
+            y=[f"{g} (small)" if n < small else g for g, n in zip(part.index, previous)],
+            x=part["rate_from_previous"], orientation="h", marker_color=colours, showlegend=False,
+            error_x={"type": "data", "symmetric": False, "array": part["ci_high"] - part["rate_from_previous"],
+                     "arrayminus": part["rate_from_previous"] - part["ci_low"], "color": "#374151", "thickness": 1.2},
+            customdata=list(zip(part["count"], previous)),
+            hovertemplate="%{y}: %{x:.1%} (%{customdata[0]:,} of %{customdata[1]:,})<extra></extra>"), row=1, col=col)
+        figure.update_xaxes(tickformat=".0%", rangemode="tozero", row=1, col=col)
+    figure = styled(figure, height=140 + 34 * len(order))
+    figure.update_layout(hovermode="closest")
+    return figure
+
+
+def over_time(table: pd.DataFrame, stage: str) -> go.Figure:
+    """Rate from first to `stage` per entry period; unfinished periods drawn hollow and dashed."""
+    part = table[table["stage"] == stage].sort_values("period")
+    figure = go.Figure()
+    for finished, name, dash, symbol in ((True, "finished", "solid", "circle"),
+                                         (False, "unfinished: can still rise", "dot", "circle-open")):
+        rows = part[part["finished"] == finished]
+        figure.add_trace(go.Scatter(
+            x=pd.to_datetime(rows["period"]), y=rows["rate_from_first"], name=name, mode="lines+markers",
+            line={"color": PALETTE[0] if finished else "#9ca3af", "dash": dash}, marker={"symbol": symbol, "size": 8},
+            hovertemplate="%{x|%d %b %Y}: %{y:.1%}<extra>" + name + "</extra>"))
+    figure.update_yaxes(tickformat=".0%", rangemode="tozero", title=f"Entrants reaching {stage}")
+    figure.update_xaxes(title="Entry period")
     return styled(figure)

@@ -16,6 +16,9 @@ from datetime import date
 import pandas as pd
 
 from analytics import demo, imports
+from analytics.durations import parse_window_option
+from analytics.filters import Filters
+from analytics.funnel import FunnelSpec, funnel, funnel_over_time
 from analytics.errors import BadInput, WarehouseBusy
 from analytics.warehouse import DEFAULT_TIMEOUT_SECONDS, db_path, reader, writer
 
@@ -84,6 +87,32 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _filters(args: argparse.Namespace) -> Filters:
+    return Filters(since=args.since, until=args.until, channels=tuple(args.channel), campaigns=tuple(args.campaign),
+                   as_of=args.as_of)
+
+
+def _cmd_funnel(args: argparse.Namespace) -> int:
+    spec = FunnelSpec(
+        stages=tuple(s.strip() for s in args.stages.split(",") if s.strip()),
+        windows=dict(parse_window_option(w) for w in args.window),
+        mode=args.mode, by=args.by, unit=args.unit, period=args.period,
+    )
+    with reader(args.db, timeout=args.wait, on_wait=_say) as con:
+        table = funnel_over_time(con, spec, _filters(args)) if args.period else funnel(con, spec, _filters(args))
+    emit(table, args.format)
+    return EXIT_OK
+
+
+def _add_filter_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--since", type=parse_date, help="entrants from the start of this day")
+    sub.add_argument("--until", type=parse_date, help="entrants through the end of this day")
+    sub.add_argument("--as-of", type=parse_date, help="see the data as exported at the end of this day (default: now)")
+    sub.add_argument("--channel", action="append", default=[], help="first-touch channel (repeatable)")
+    sub.add_argument("--campaign", action="append", default=[], help="first-touch campaign (repeatable)")
+    sub.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m analytics", description=__doc__.splitlines()[0])
     parser.add_argument("--db", help="warehouse file (default: $ANALYTICS_DB or data/warehouse.duckdb)")
@@ -109,6 +138,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = command("remove-import", _cmd_remove_import, "remove exactly the rows one import added")
     sub.add_argument("import_id", type=int)
+
+    sub = command("funnel", _cmd_funnel, "count units reaching each stage, with drop-off, rates and intervals")
+    sub.add_argument("--stages", default="lead,mql,sql,won", help="comma-separated stages in order (default: %(default)s)")
+    sub.add_argument("--window", action="append", default=[], metavar="STAGE=DURATION",
+                     help="limit on reaching STAGE from the stage before it: 183d, 6mo, none (repeatable)")
+    sub.add_argument("--mode", choices=("strict", "implied"), default="strict",
+                     help="strict: a skipped stage stops the unit; implied: a later stage implies the earlier ones")
+    sub.add_argument("--by", help="break down by a lead attribute (channel, campaign_id, seniority, ...)")
+    sub.add_argument("--unit", choices=("lead", "account"), default="lead")
+    sub.add_argument("--period", choices=("week", "month"), help="the funnel per entry week or month instead")
+    _add_filter_options(sub)
 
     sub = command("demo", _cmd_demo, "build a realistic demo warehouse")
     sub.add_argument("--leads", type=int, default=20_000)

@@ -9,7 +9,8 @@ import duckdb
 import pandas as pd
 
 from analytics.filters import Filters
-from analytics.schema import DATA_TABLES
+from analytics.funnel import LEAD_COLUMNS
+from analytics.schema import DATA_TABLES, FUNNEL_STAGES
 
 
 @dataclass(frozen=True)
@@ -89,3 +90,16 @@ def weekly_leads(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFra
         """,
         params,
     ).df()
+
+
+def stage_names(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
+    """Event names in the data: the funnel stages first in their usual order, then touches by frequency."""
+    names = [r[0] for r in con.execute("SELECT stage FROM events GROUP BY stage ORDER BY count(*) DESC").fetchall()]
+    return tuple([s for s in FUNNEL_STAGES if s in names] + [s for s in names if s not in FUNNEL_STAGES])
+
+
+def breakdown_attributes(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
+    """What a funnel can be broken down by: the lead columns and every attribute key leads carry."""
+    keys = [r[0] for r in con.execute(
+        "SELECT DISTINCT unnest(map_keys(attributes)) AS k FROM leads ORDER BY k").fetchall()]
+    return (*LEAD_COLUMNS, *keys)

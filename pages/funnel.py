@@ -1,0 +1,87 @@
+"""Funnel: how many leads reach each stage, where they drop off, per channel or campaign, and over time."""
+
+import streamlit as st
+
+import charts
+from analytics.durations import parse_window_option
+from analytics.errors import BadInput
+from analytics.funnel import FunnelSpec, dropped_leads, funnel, funnel_over_time, largest_dropoff
+from analytics.summary import breakdown_attributes, stage_names
+from dashboard import run_query, shared_filters
+from pages import reroute
+
+SMALL_GROUP = 30  # groups with fewer units at a step are flagged, not ranked
+DEFAULT_STAGES = ["lead", "mql", "sql", "won"]
+
+
+def _spec_from_controls() -> FunnelSpec | None:
+    names = run_query(stage_names)
+    defaults = [s for s in DEFAULT_STAGES if s in names]
+    with st.sidebar:
+        st.markdown("#### Funnel")
+        stages = st.multiselect("Stages, in order", names, default=defaults, key="stages", bind="query-params")
+        mode = st.segmented_control("Skipped stages", ["strict", "implied"], default="strict", key="mode",
+                                    bind="query-params", help="strict: a lead that skips a stage stops there. "
+                                    "implied: reaching SQL implies MQL (for exports that lack earlier dates).")
+        by = st.selectbox("Break down by", ["(none)", *run_query(breakdown_attributes)], key="by", bind="query-params")
+        period = st.segmented_control("Over time per", ["week", "month"], default="month", key="period",
+                                      bind="query-params")
+        unit = st.segmented_control("Count", ["lead", "account"], default="lead", key="unit", bind="query-params")
+        windows = st.text_input("Windows", key="windows", bind="query-params", placeholder="sql=6mo, won=5mo",
+                                help="Limit on reaching a stage from the one before it: 183d, 6mo, none. "
+                                     "Defaults: MQL→SQL 6 months, SQL→won 5 months, others none.")
+    try:
+        return FunnelSpec(stages=tuple(stages), mode=mode or "strict", by=None if by == "(none)" else by,
+                          unit=unit or "lead", period=period or "month",
+                          windows=dict(parse_window_option(w) for w in windows.split(",") if w.strip()))
+    except BadInput as error:
+        st.warning(f"{error}.")
+        return None
+
+
+def render() -> None:
+    filters = shared_filters()
+    st.title("Funnel")
+    spec = _spec_from_controls()
+    if spec is None:
+        return
+    overall = run_query(funnel, FunnelSpec(**{**spec.__dict__, "by": None}), filters)
+    if overall["count"].iloc[0] == 0:
+        st.info("No one entered the funnel with these filters.")
+        return
+    st.info(largest_dropoff(overall), icon=":material/trending_down:")
+    st.plotly_chart(charts.funnel(overall), width="stretch")
+    st.dataframe(
+        overall.drop(columns=["group"]), hide_index=True, width="stretch",
+        column_config={c: st.column_config.NumberColumn(c.replace("_", " "), format="percent")
+                       for c in ("rate_from_previous", "rate_from_first", "ci_low", "ci_high")})
+    st.caption("Rates are over all entrants; ci low / high is the 95% Wilson interval of the rate from the "
+                  "previous step; unfinished counts leads still inside their window, who may yet convert.")
+
+    if spec.by:
+        st.subheader(f"By {spec.by.replace('_', ' ')}")
+        groups = run_query(funnel, spec, filters)
+        st.plotly_chart(charts.breakdown(groups, SMALL_GROUP), width="stretch")
+        st.caption(f"Rate from the previous step with its 95% interval. Grey bars: fewer than {SMALL_GROUP} "
+                   "units reached the step before, too few to rank. First-touch attribution; "
+                   "'(none)' holds units without a value, so groups add up to the total.")
+
+    st.subheader("Conversion over time")
+    by_period = run_query(funnel_over_time, FunnelSpec(**{**spec.__dict__, "by": None}), filters)
+    target = st.selectbox("Entrants reaching", spec.stages[1:], index=len(spec.stages) - 2, key="over_time_stage")
+    st.plotly_chart(charts.over_time(by_period, target), width="stretch")
+    st.caption("Hollow grey points are periods whose leads may still convert (period end plus the windows "
+               "along the funnel is after the as-of date): their rates can still rise, they are not a drop.")
+
+    st.subheader("Who dropped off")
+    step = st.selectbox("Reached the step before but not", spec.stages[1:], key="dropped_stage")
+    dropped = run_query(dropped_leads, spec, filters, spec.stages.index(step) + 1)
+    st.caption(f"{len(dropped):,} {spec.unit}s reached {spec.stages[spec.stages.index(step) - 1]} but not {step}"
+               f" ({int(dropped['unfinished'].sum()):,} still inside their window).")
+    st.dataframe(dropped.head(1000), hide_index=True, width="stretch")
+    st.download_button("Download as CSV", dropped.to_csv(index=False), file_name=f"dropped_before_{step}.csv",
+                       mime="text/csv", icon=":material/download:")
+
+
+if __name__ == "__main__":
+    reroute()
