@@ -75,3 +75,27 @@ def test_busy_warehouse_exits_3(warehouse, write_file):
 def test_demo_command_builds_a_warehouse(capsys, tmp_path):
     code, out, _ = run(capsys, "--db", str(tmp_path / "d.duckdb"), "demo", "--leads", "1000", "--end", "2026-06-30")
     assert code == 0 and out.startswith(f"Demo warehouse {tmp_path / 'd.duckdb'}: 1,000 leads")
+
+
+def test_funnel_command_prints_json_records_with_the_contract_fields(capsys, warehouse, write_file):
+    events = ("lead_id,stage,occurred_at,channel\nA,lead,2026-01-01,webinar\nA,mql,2026-01-02,\nA,sql,2026-01-03,\n"
+              "B,lead,2026-01-01,display\nB,mql,2026-01-05,\nC,lead,2026-01-02,\n")
+    run(capsys, "--db", str(warehouse), "import", "events", str(write_file("e.csv", events)))
+    code, out, _ = run(capsys, "--db", str(warehouse), "funnel", "--stages", "lead,mql,sql", "--by", "channel",
+                       "--as-of", "2026-12-31", "--format", "json")
+    records = json.loads(out)
+    assert code == 0
+    assert set(records[0]) >= {"group", "stage", "step", "count", "dropoff", "rate_from_previous", "rate_from_first",
+                               "ci_low", "ci_high", "unfinished"}
+    totals = {(r["group"], r["stage"]): r["count"] for r in records}
+    # Worked by hand: A (webinar) reaches sql, B (display) mql, C has no channel and stays at lead.
+    assert totals == {("webinar", "lead"): 1, ("webinar", "mql"): 1, ("webinar", "sql"): 1,
+                      ("display", "lead"): 1, ("display", "mql"): 1, ("display", "sql"): 0,
+                      ("(none)", "lead"): 1, ("(none)", "mql"): 0, ("(none)", "sql"): 0}
+    first = next(r for r in records if r["group"] == "display" and r["step"] == 1)
+    assert first["rate_from_previous"] is None and first["ci_low"] is None
+
+
+def test_funnel_command_rejects_a_bad_window_with_exit_2(capsys, warehouse):
+    code, _, err = run(capsys, "--db", str(warehouse), "funnel", "--window", "sql=soon")
+    assert code == 2 and "'soon' is not a duration" in err
