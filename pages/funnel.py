@@ -68,7 +68,7 @@ def render() -> None:
 
     st.subheader("Conversion over time")
     by_period = run_query(funnel_over_time, FunnelSpec(**{**spec.__dict__, "by": None}), filters)
-    target = st.selectbox("Entrants reaching", spec.stages[1:], index=len(spec.stages) - 2, key="over_time_stage")
+    target = st.selectbox("Entrants reaching", spec.stages[1:], index=min(1, len(spec.stages) - 2), key="over_time_stage")
     st.plotly_chart(charts.over_time(by_period, target), width="stretch")
     st.caption("Hollow grey points are periods whose leads may still convert (period end plus the windows "
                "along the funnel is after the as-of date): their rates can still rise, they are not a drop.")
