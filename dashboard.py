@@ -91,11 +91,12 @@ def _empty_state() -> None:
 
 def main() -> None:
     st.set_page_config(page_title="Funnel dashboard", page_icon=":material/filter_alt:", layout="wide")
-    from pages import data, funnel, overview
+    from pages import data, experiments, funnel, overview
 
     pages = [
         st.Page(overview.render, title="Overview", icon=":material/dashboard:", url_path="overview", default=True),
         st.Page(funnel.render, title="Funnel", icon=":material/filter_alt:", url_path="funnel"),
+        st.Page(experiments.render, title="Experiments", icon=":material/science:", url_path="experiments"),
         st.Page(data.render, title="Data", icon=":material/upload_file:", url_path="data"),
     ]
     navigation = st.navigation(pages)

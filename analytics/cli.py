@@ -13,9 +13,10 @@ import traceback
 from collections.abc import Callable, Sequence
 from datetime import date
 
+import duckdb
 import pandas as pd
 
-from analytics import demo, imports
+from analytics import demo, experiments, imports
 from analytics.durations import parse_window_option
 from analytics.filters import Filters
 from analytics.funnel import FunnelSpec, funnel, funnel_over_time
@@ -37,14 +38,15 @@ def parse_date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date like 2026-03-31") from error
 
 
-def _parse_map(pairs: Sequence[str]) -> dict[str, str]:
-    mapping: dict[str, str] = {}
+def _parse_pairs(pairs: Sequence[str], option: str, example: str) -> dict[str, str]:
+    """KEY=VALUE options (--map, --stage-date, --status-map) as a dict."""
+    parsed: dict[str, str] = {}
     for pair in pairs:
-        target, sep, source = pair.partition("=")
-        if not sep or not target.strip() or not source.strip():
-            raise BadInput(f"--map takes TARGET=SOURCE, e.g. --map occurred_at='Event time'; got '{pair}'")
-        mapping[target.strip()] = source.strip()
-    return mapping
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise BadInput(f"{option} takes KEY=VALUE, e.g. {option} {example}; got '{pair}'")
+        parsed[key.strip()] = value.strip()
+    return parsed
 
 
 def emit(frame: pd.DataFrame, fmt: str) -> None:
@@ -58,8 +60,15 @@ def emit(frame: pd.DataFrame, fmt: str) -> None:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
+    options = imports.ImportOptions(
+        stage=args.stage, mapping=_parse_pairs(args.map, "--map", "occurred_at='Event time'"),
+        stage_dates=_parse_pairs(args.stage_date, "--stage-date", "mql='Became an MQL date'"),
+        status=args.status, status_date=args.status_date,
+        status_map=_parse_pairs(args.status_map, "--status-map", "'Closed Won'=won"),
+        responses=tuple(c.strip() for c in ",".join(args.responses).split(",") if c.strip()),
+        encoding=args.encoding, dayfirst=args.dayfirst, sheet=args.sheet)
     with writer(args.db, timeout=args.wait, on_wait=_say) as con:
-        result = imports.import_file(con, args.kind, args.file, stage=args.stage, mapping=_parse_map(args.map))
+        result = imports.import_file(con, args.kind, args.file, options)
     print(result.message)
     return EXIT_OK
 
@@ -104,6 +113,32 @@ def _cmd_funnel(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_abtest(args: argparse.Namespace) -> int:
+    if args.file:
+        stats = experiments.read_results_file(args.file, args.experiment, args.metric)
+        results = experiments.ab_results(stats, args.control, metric_name=experiments.metric_label(args.metric or "conversion"))
+    else:
+        with reader(args.db, timeout=args.wait, on_wait=_say) as con:
+            name = args.experiment or _only_experiment(con)
+            results = experiments.experiment_results(con, name, args.metric or "conversion", args.control)
+    emit(results, args.format)
+    return EXIT_OK
+
+
+def _only_experiment(con: duckdb.DuckDBPyConnection) -> str:
+    names = sorted(set(experiments.list_experiments(con)["experiment"]))
+    if len(names) != 1:
+        listed = ", ".join(names) if names else "none: import results with `import experiments FILE`"
+        raise BadInput(f"choose an experiment with --experiment NAME (experiments: {listed})")
+    return names[0]
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    result = experiments.plan(args.baseline, args.mde, args.alpha, args.power, args.relative)
+    emit(pd.DataFrame([result._asdict()]), args.format)
+    return EXIT_OK
+
+
 def _add_filter_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--since", type=parse_date, help="entrants from the start of this day")
     sub.add_argument("--until", type=parse_date, help="entrants through the end of this day")
@@ -126,12 +161,27 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    sub = command("import", _cmd_import, "import a CSV or Parquet file into the warehouse")
+    sub = command("import", _cmd_import, "import a CSV, Excel or Parquet file into the warehouse")
     sub.add_argument("kind", choices=imports.KINDS)
     sub.add_argument("file")
     sub.add_argument("--stage", help="stage of every row, for an events file without a stage column")
     sub.add_argument("--map", action="append", default=[], metavar="TARGET=SOURCE",
                      help="read canonical column TARGET from the file's column SOURCE (repeatable)")
+    sub.add_argument("--stage-date", action="append", default=[], metavar="STAGE=COLUMN",
+                     help="wide file: COLUMN dates when each lead reached STAGE; empty means not reached (repeatable)")
+    sub.add_argument("--status", metavar="COLUMN", help="wide file: a column whose values are stages (Won, Lost ...)")
+    sub.add_argument("--status-date", metavar="COLUMN", help="the column that dates each --status value")
+    sub.add_argument("--status-map", action="append", default=[], metavar="VALUE=STAGE",
+                     help="what a --status value means, beyond the usual won/lost names (repeatable)")
+    sub.add_argument("--responses", action="append", default=[], metavar="COLUMNS",
+                     help="sends: comma-separated 0/1 columns, one per campaign, one row per customer")
+    sub.add_argument("--encoding", help="the file's text encoding (default: UTF-8, or CP949 when detected)")
+    order = sub.add_mutually_exclusive_group()
+    order.add_argument("--dayfirst", dest="dayfirst", action="store_const", const=True,
+                       help="read dates like 04/09/2012 as 4 September (default: as the data shows)")
+    order.add_argument("--monthfirst", dest="dayfirst", action="store_const", const=False,
+                       help="read dates like 04/09/2012 as 9 April")
+    sub.add_argument("--sheet", help="the sheet of an Excel file (default: the first)")
 
     sub = command("import-log", _cmd_import_log, "list every imported file")
     sub.add_argument("--format", choices=("table", "csv", "json"), default="table")
@@ -149,6 +199,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--unit", choices=("lead", "account"), default="lead")
     sub.add_argument("--period", choices=("week", "month"), help="the funnel per entry week or month instead")
     _add_filter_options(sub)
+
+    sub = command("abtest", _cmd_abtest, "compare the variants of an A/B test: lift, interval, p-value, verdict")
+    sub.add_argument("--experiment", help="which experiment (needed when there are several)")
+    sub.add_argument("--file", help="read aggregated results from this CSV or Parquet file instead of the warehouse")
+    sub.add_argument("--metric", help="metric of an aggregated experiment (default: conversion)")
+    sub.add_argument("--control", help="the control variant (default: control, a or baseline, else the first)")
+    sub.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
+    sub = command("plan", _cmd_plan, "units per variant needed to detect an effect")
+    sub.add_argument("--baseline", type=float, required=True, help="current conversion rate, e.g. 0.05")
+    sub.add_argument("--mde", type=float, required=True,
+                     help="smallest effect worth detecting: absolute (0.01 = one point) unless --relative")
+    sub.add_argument("--relative", action="store_true", help="--mde is relative to the baseline (0.10 = +10%%)")
+    sub.add_argument("--alpha", type=float, default=0.05)
+    sub.add_argument("--power", type=float, default=0.8)
+    sub.add_argument("--format", choices=("table", "csv", "json"), default="table")
 
     sub = command("demo", _cmd_demo, "build a realistic demo warehouse")
     sub.add_argument("--leads", type=int, default=20_000)

@@ -1,10 +1,18 @@
 """Loading files into the warehouse: mapping, validation, de-duplication and the imports log.
 
-Every import is one transaction: the file is staged as text inside DuckDB, every value is converted and
-checked there, and only a file without a single bad row is added. A bad value stops the import with a
-message that names the file, the row and the column. Rows already present under their natural key
-(DESIGN.md, Contract details) are skipped, so importing the same file twice adds nothing; the imports
-log remembers every file, and removing an import removes exactly the rows it added.
+Every import is one transaction: the file is staged as text inside DuckDB (`analytics.sources`), every
+value is converted and checked there, and only a file without a single bad row is added. A bad value
+stops the import with a message that names the file, the row and the column. Rows already present under
+their natural key (DESIGN.md, Contract details) are skipped, so importing the same file twice adds
+nothing; the imports log remembers every file, and removing an import removes exactly the rows it added.
+
+Files come in three shapes:
+- long: one row per record with the canonical columns (or vendor headers, or `mapping`);
+- wide lifecycle exports (events): one row per lead with a date column per stage (`stage_dates`, or
+  HubSpot's "Became a ... Date" columns found by name) and/or a status column whose values are stages
+  dated by another column (`status`, `status_date`); an empty date means the stage was not reached;
+- response flags (sends): one row per customer with a 0/1 column per campaign (`responses`), which
+  becomes one send row per campaign: sent = customers, converted = customers who responded.
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ import getpass
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -21,17 +29,58 @@ import pandas as pd
 
 from analytics.errors import BadInput
 from analytics.schema import DATA_TABLES, TABLES, Column, Table
+from analytics.sources import ROW, STAGE_TABLE, stage_file
 from analytics.sql import quote_ident, quote_literal
+from analytics.vendors import ALIASES, LIFECYCLE_DATES, STATUS_STAGES
 
 KINDS: tuple[str, ...] = ("leads", "events", "campaigns", "sends", "experiments")
 COUNT_COLUMNS = {"impressions", "clicks", "sent", "delivered", "opened", "clicked", "converted",
-                 "unsubscribed", "units", "conversions"}
+                 "unsubscribed", "units", "conversions", "spend"}
 DEFAULT_METRIC = "conversion"
-_STAGE_TABLE = "import_staging"
+_STAGED = f"temp.{STAGE_TABLE}"
 _HASH_CHUNK = 1 << 20
 _OFFSET_AT_END = r"\d[T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)$"
 _TRUE = ("1", "true", "yes", "y", "t")
 _FALSE = ("0", "false", "no", "n", "f")
+_DATE_FORMATS = ("{a}/{b}/%Y", "{a}-{b}-%Y", "{a}.{b}.%Y", "{a}/{b}/%y", "{a}.{b}.%y")
+_TIME_FORMATS = ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p")
+_YEAR_FIRST = ("%Y/%m/%d", "%Y.%m.%d", "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y.%m.%d %H:%M:%S")
+_EXPECTED = {"TIMESTAMP": "a date or time", "DATE": "a date", "BIGINT": "a whole number",
+             "DOUBLE": "a number", "BOOLEAN": "true or false (1/0, yes/no)"}
+
+
+def _formats(day_first: bool) -> list[str]:
+    a, b = ("%d", "%m") if day_first else ("%m", "%d")
+    return [d.format(a=a, b=b) + t for d in _DATE_FORMATS for t in _TIME_FORMATS] + list(_YEAR_FIRST)
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """How to read a file: everything beyond its kind. Empty options suit a canonical long file."""
+
+    stage: str | None = None
+    mapping: Mapping[str, str] = field(default_factory=dict)
+    stage_dates: Mapping[str, str] = field(default_factory=dict)
+    status: str | None = None
+    status_date: str | None = None
+    status_map: Mapping[str, str] = field(default_factory=dict)
+    responses: tuple[str, ...] = ()
+    encoding: str | None = None
+    dayfirst: bool | None = None
+    sheet: str | None = None
+
+    def describe(self) -> str:
+        """The options that change what a file's rows become, as the log records them."""
+        parts = [f"stage={self.stage}"] if self.stage is not None else []
+        parts += [f"map {t}={h}" for t, h in sorted(self.mapping.items())]
+        parts += [f"stage-date {s}={h}" for s, h in sorted(self.stage_dates.items())]
+        parts += [f"status={self.status}"] if self.status else []
+        parts += [f"status-date={self.status_date}"] if self.status_date else []
+        parts += [f"status-map {v}={s}" for v, s in sorted(self.status_map.items())]
+        parts += [f"responses={','.join(self.responses)}"] if self.responses else []
+        parts += [f"dayfirst={self.dayfirst}"] if self.dayfirst is not None else []
+        parts += [f"sheet={self.sheet}"] if self.sheet else []
+        return "; ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -50,13 +99,27 @@ class ImportResult:
     @property
     def message(self) -> str:
         if self.already_imported:
-            return (f"{self.file_name} was already imported as import #{self.import_id}; "
-                    "nothing added.")
+            return f"{self.file_name} was already imported as import #{self.import_id}; nothing added."
         text = (f"{self.file_name}: {_rows(self.rows_added)} added to {self.table}, "
                 f"{self.rows_skipped:,} already present or repeated in the file (import #{self.import_id}).")
         if self.ignored_columns:
             text += " Ignored columns: " + ", ".join(self.ignored_columns) + "."
         return text
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Which table a file goes to and which header feeds each canonical column (`resolved`)."""
+
+    table: Table
+    resolved: dict[str, str]
+    stage_dates: dict[str, str]
+    headers: list[str]
+
+    @property
+    def ignored(self) -> tuple[str, ...]:
+        used = set(self.resolved.values()) | set(self.stage_dates.values())
+        return tuple(h for h in self.headers if h not in used)
 
 
 def _rows(n: int) -> str:
@@ -77,153 +140,167 @@ def content_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def import_file(
-    con: duckdb.DuckDBPyConnection,
-    kind: str,
-    path: str | Path,
-    *,
-    stage: str | None = None,
-    mapping: Mapping[str, str] | None = None,
-    imported_by: str | None = None,
-    file_name: str | None = None,
-) -> ImportResult:
-    """Import one CSV or Parquet file of `kind` in a single transaction.
-
-    `mapping` maps canonical column names to the file's headers ({'occurred_at': 'Event time'});
-    headers that already are canonical (in any case or spacing) need none. `stage` names the stage of
-    every row of an events file without a stage column. `file_name` is what messages and the log call
-    the file (the Data page passes the uploaded name).
-    """
-    source = Path(path)
-    name = file_name or source.name
+def _check_file(kind: str, source: Path, name: str) -> None:
     if kind not in KINDS:
         raise BadInput(f"unknown kind '{kind}'; choose one of {', '.join(KINDS)}")
     if not source.is_file():
         raise BadInput("file not found", file=name)
     if source.stat().st_size == 0:
         raise BadInput("the file is empty", file=name)
-    mapping = dict(mapping or {})
-    options = _options_text(stage, mapping)
+
+
+def import_file(
+    con: duckdb.DuckDBPyConnection,
+    kind: str,
+    path: str | Path,
+    options: ImportOptions | None = None,
+    *,
+    imported_by: str | None = None,
+    file_name: str | None = None,
+) -> ImportResult:
+    """Import one CSV, Excel or Parquet file of `kind` in a single transaction.
+
+    `file_name` is what messages and the log call the file (the Data page passes the uploaded name).
+    """
+    source = Path(path)
+    name = file_name or source.name
+    options = options or ImportOptions()
+    _check_file(kind, source, name)
+    described = options.describe()
     digest = content_hash(source)
     earlier = con.execute(
         "SELECT import_id, kind FROM imports WHERE content_hash = ? AND options = ? "
         "AND (kind = ? OR (? = 'experiments' AND kind LIKE 'experiment%')) ORDER BY import_id LIMIT 1",
-        [digest, options, kind, kind],
+        [digest, described, kind, kind],
     ).fetchone()
     if earlier:
         return ImportResult(earlier[0], name, earlier[1], 0, 0, 0, already_imported=True)
-
     try:
-        # Staged before the transaction so that its row ids are the file's row numbers.
-        headers = _stage_file(con, source, name)
+        headers = stage_file(con, source, name, encoding=options.encoding, sheet=options.sheet)
         con.execute("BEGIN TRANSACTION")
         try:
-            result = _import_in_transaction(con, kind, headers, name, stage, mapping, options, digest,
-                                            imported_by or _current_user())
+            result = _load(con, kind, headers, name, options, described, digest, imported_by or _current_user())
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
     finally:
-        con.execute(f"DROP TABLE IF EXISTS temp.{_STAGE_TABLE}")
+        con.execute(f"DROP TABLE IF EXISTS {_STAGED}")
     return result
 
 
-def _import_in_transaction(
-    con: duckdb.DuckDBPyConnection,
-    kind: str,
-    headers: list[str],
-    name: str,
-    stage: str | None,
-    mapping: dict[str, str],
-    options: str,
-    digest: str,
-    imported_by: str,
+def preview_file(
+    kind: str, path: str | Path, options: ImportOptions | None = None, *, file_name: str | None = None,
+    first_row: int = 1, rows: int = 20,
+) -> tuple[Plan, pd.DataFrame]:
+    """The mapping an import would use and `rows` rows of the file from `first_row`, storing nothing.
+
+    Runs on a private in-memory database, so it needs no warehouse and holds no lock.
+    """
+    source = Path(path)
+    name = file_name or source.name
+    options = options or ImportOptions()
+    _check_file(kind, source, name)
+    with duckdb.connect() as con:
+        headers = stage_file(con, source, name, encoding=options.encoding, sheet=options.sheet)
+        plan = _plan(kind, headers, options, name, require=False)
+        head = con.execute(f"SELECT {ROW} AS row, * EXCLUDE ({ROW}) FROM {_STAGED} WHERE {ROW} >= ? "
+                           f"ORDER BY {ROW} LIMIT ?", [first_row, rows]).df()
+    return plan, head
+
+
+def _load(
+    con: duckdb.DuckDBPyConnection, kind: str, headers: list[str], name: str, options: ImportOptions,
+    described: str, digest: str, imported_by: str,
 ) -> ImportResult:
-    table, resolved = _resolve_columns(kind, headers, mapping, stage, name)
-    rows_read = con.execute(f"SELECT count(*) FROM temp.{_STAGE_TABLE}").fetchone()[0]
+    plan = _plan(kind, headers, options, name)
+    rows_read = con.execute(f"SELECT count(*) FROM {_STAGED}").fetchone()[0]
     if rows_read == 0:
         raise BadInput("the file has a header but no data rows", file=name)
-    if table.name == "events" and stage is not None:
-        resolved["stage"] = _add_constant_column(con, "stage", stage, name)
-    if table.name == "experiment_variants" and "metric" not in resolved:
-        resolved["metric"] = _add_constant_column(con, "metric", DEFAULT_METRIC, name)
-    typed = _typed_select(table, resolved, headers)
-    _check_values(con, table, resolved, typed, name)
+    day_first = _day_first(con, plan, options, name)
+    if options.responses:
+        parts = [_responses_part(con, plan, options.responses, name)]
+    else:
+        parts = _parts(con, plan, options, name, day_first)
+    union = " UNION ALL ".join(f"({p})" for p in parts)
+    candidates = con.execute(f"SELECT count(*) FROM ({union})").fetchone()[0]
     import_id = con.execute(
         "INSERT INTO imports (file_name, content_hash, kind, options, rows_read, imported_by) "
         "VALUES (?, ?, ?, ?, ?, ?) RETURNING import_id",
-        [name, digest, table.name, options, rows_read, imported_by],
+        [name, digest, plan.table.name, described, rows_read, imported_by],
     ).fetchone()[0]
-    added = _insert_new_rows(con, table, typed, import_id, resolved)
+    added = _insert_new_rows(con, plan.table, union, import_id, plan.resolved)
     con.execute("UPDATE imports SET rows_added = ?, rows_skipped = ? WHERE import_id = ?",
-                [added, rows_read - added, import_id])
-    ignored = () if table.name == "leads" else tuple(h for h in headers if h not in resolved.values())
-    return ImportResult(import_id, name, table.name, rows_read, added, rows_read - added,
+                [added, candidates - added, import_id])
+    ignored = () if plan.table.name == "leads" or options.responses else plan.ignored
+    return ImportResult(import_id, name, plan.table.name, rows_read, added, candidates - added,
                         ignored_columns=ignored)
 
 
-def _stage_file(con: duckdb.DuckDBPyConnection, source: Path, name: str) -> list[str]:
-    """Copy the file into a temporary table of text columns, in file order; return its headers."""
-    is_parquet = source.suffix.lower() in (".parquet", ".pq")
-    reader = "read_parquet(?)" if is_parquet else "read_csv(?, all_varchar = true, header = true)"
-    try:
-        described = con.execute(f"DESCRIBE SELECT * FROM {reader}", [str(source)]).fetchall()
-        headers = [row[0] for row in described]
-        as_text = ", ".join(f"CAST({quote_ident(h)} AS VARCHAR) AS {quote_ident(h)}" for h in headers)
-        con.execute(f"CREATE TEMP TABLE {_STAGE_TABLE} AS SELECT {as_text} FROM {reader}", [str(source)])
-    except duckdb.Error as error:
-        first_line = str(error).strip().splitlines()[0]
-        raise BadInput(f"cannot be read as {'Parquet' if is_parquet else 'CSV'}: {first_line}",
-                       file=name) from error
-    return headers
-
-
-def _add_constant_column(con: duckdb.DuckDBPyConnection, column: str, value: str, name: str) -> str:
-    """Give every staged row the same value for `column` (--stage, the default metric); return its header."""
-    if not value.strip():
-        raise BadInput(f"the {column} given for the whole file must not be empty", file=name)
-    header = f"(given {column})"
-    con.execute(f"ALTER TABLE temp.{_STAGE_TABLE} ADD COLUMN {quote_ident(header)} VARCHAR")
-    con.execute(f"UPDATE temp.{_STAGE_TABLE} SET {quote_ident(header)} = ?", [value])
-    return header
-
-
-def _resolve_columns(
-    kind: str, headers: list[str], mapping: dict[str, str], stage: str | None, name: str
-) -> tuple[Table, dict[str, str]]:
-    """Pick the table and map each of its columns to a header: explicit mapping first, then by name."""
+def _plan(kind: str, headers: list[str], options: ImportOptions, name: str, require: bool = True) -> Plan:
+    """Pick the table and map each canonical column to a header: mapping, then name, then vendor alias."""
     by_normal: dict[str, str] = {}
     for header in headers:
         by_normal.setdefault(normalize_name(header), header)
-    table = _table_for(kind, by_normal, mapping, name)
+
+    def find(header: str, what: str) -> str:
+        if header in headers:
+            return header
+        if normalize_name(header) in by_normal:
+            return by_normal[normalize_name(header)]
+        raise BadInput(f"{what}: the file has no column '{header}' (it has: {', '.join(headers)})", file=name)
+
+    table = _table_for(kind, by_normal, options.mapping, name)
     known = {c.name for c in table.columns}
-    for target, header in mapping.items():
+    resolved: dict[str, str] = {}
+    for target, header in options.mapping.items():
         if target not in known:
             raise BadInput(f"--map names '{target}', which is not a column of {table.name} "
                            f"(columns: {', '.join(sorted(known))})", file=name)
-        if header not in headers and normalize_name(header) not in by_normal:
-            raise BadInput(f"--map {target}={header}: the file has no column '{header}' "
-                           f"(it has: {', '.join(headers)})", file=name)
-    resolved: dict[str, str] = {}
+        resolved[target] = find(header, f"--map {target}={header}")
     for column in table.columns:
-        if column.name in mapping:
-            wanted = mapping[column.name]
-            resolved[column.name] = wanted if wanted in headers else by_normal[normalize_name(wanted)]
-        elif column.name in by_normal:
-            resolved[column.name] = by_normal[column.name]
-    if stage is not None and table.name == "events":
-        resolved.pop("stage", None)
-    missing = [c.name for c in table.columns if c.required and c.name not in resolved
-               and not (c.name == "stage" and stage is not None and table.name == "events")]
-    if missing:
-        hint = " (or give --stage NAME)" if missing == ["stage"] else " (use --map COLUMN=HEADER)"
-        raise BadInput(f"missing required column{'s' if len(missing) > 1 else ''} "
-                       f"{', '.join(missing)}{hint}; the file has: {', '.join(headers)}", file=name)
-    return table, resolved
+        if column.name not in resolved:
+            for candidate in (column.name, *ALIASES.get(column.name, ())):
+                if candidate in by_normal:
+                    resolved[column.name] = by_normal[candidate]
+                    break
+
+    stage_dates = {stage: find(h, f"--stage-date {stage}={h}") for stage, h in options.stage_dates.items()}
+    if table.name == "events":
+        wide = bool(stage_dates or options.status) or ("stage" not in resolved and options.stage is None)
+        if wide and not options.stage_dates:
+            stage_dates |= {stage: by_normal[h] for h, stage in LIFECYCLE_DATES.items()
+                            if h in by_normal and stage not in stage_dates}
+        if stage_dates or options.status:
+            for column in ("stage", "occurred_at"):
+                if column not in options.mapping:
+                    resolved.pop(column, None)
+        if options.status:
+            resolved["(status)"] = find(options.status, f"--status {options.status}")
+            if not options.status_date:
+                raise BadInput("--status needs --status-date: the column that dates each status", file=name)
+            resolved["(status date)"] = find(options.status_date, f"--status-date {options.status_date}")
+        if options.stage is not None:
+            resolved.pop("stage", None)
+    for header in options.responses:
+        find(header, f"--responses {header}")
+
+    required = [c.name for c in table.columns if c.required and c.name not in resolved]
+    if table.name == "events" and (stage_dates or options.status):
+        required = [c for c in required if c not in ("stage", "occurred_at")]
+    if table.name == "events" and options.stage is not None:
+        required = [c for c in required if c != "stage"]
+    if table.name == "sends" and options.responses:
+        required = []
+    if required and require:
+        hint = (" (or give --stage NAME, or --stage-date STAGE=COLUMN for one date column per stage)"
+                if "stage" in required else " (use --map COLUMN=HEADER)")
+        raise BadInput(f"missing required column{'s' if len(required) > 1 else ''} {', '.join(required)}{hint}; "
+                       f"the file has: {', '.join(headers)}", file=name)
+    return Plan(table, resolved, stage_dates, headers)
 
 
-def _table_for(kind: str, by_normal: dict[str, str], mapping: dict[str, str], name: str) -> Table:
+def _table_for(kind: str, by_normal: dict[str, str], mapping: Mapping[str, str], name: str) -> Table:
     """The table a kind writes to; experiments files are per unit when they have a unit_id column."""
     if kind != "experiments":
         return TABLES[kind]
@@ -235,53 +312,167 @@ def _table_for(kind: str, by_normal: dict[str, str], mapping: dict[str, str], na
                    "(one row per variant); the file has: " + ", ".join(by_normal.values()), file=name)
 
 
-_EXPECTED = {"TIMESTAMP": "a date or time", "DATE": "a date", "BIGINT": "a whole number",
-             "DOUBLE": "a number", "BOOLEAN": "true or false (1/0, yes/no)"}
+def _date_headers(plan: Plan) -> list[str]:
+    typed = [plan.resolved[c.name] for c in plan.table.columns
+             if c.name in plan.resolved and c.sql_type in ("TIMESTAMP", "DATE")]
+    return typed + list(plan.stage_dates.values()) + ([plan.resolved["(status date)"]]
+                                                      if "(status date)" in plan.resolved else [])
 
 
-def _typed_expr(column: Column, raw: str) -> str:
+def _day_first(con: duckdb.DuckDBPyConnection, plan: Plan, options: ImportOptions, name: str) -> bool:
+    """Whether slashed or dotted dates read day-first: as told, else as the values show, else month-first."""
+    if options.dayfirst is not None:
+        return options.dayfirst
+    day_only = month_only = 0
+    for header in _date_headers(plan):
+        text = f"nullif(trim({quote_ident(header)}), '')"
+        day, month = con.execute(
+            f"SELECT count(*) FILTER (WHERE d IS NOT NULL AND m IS NULL), count(*) FILTER (WHERE m IS NOT NULL AND d IS NULL) "
+            f"FROM (SELECT try_strptime({text}, {_sql_list(_formats(True))}) AS d, "
+            f"try_strptime({text}, {_sql_list(_formats(False))}) AS m FROM {_STAGED})"
+        ).fetchone()
+        day_only, month_only = day_only + day, month_only + month
+    if day_only and month_only:
+        raise BadInput("the dates mix day-first (31/01) and month-first (01/31) forms; give --dayfirst or "
+                       "--monthfirst to say which they are", file=name)
+    return day_only > 0
+
+
+def _sql_list(values: list[str]) -> str:
+    return "[" + ", ".join(quote_literal(v) for v in values) + "]"
+
+
+def _number_text(text: str) -> str:
+    """Text of a number without currency signs or codes, spaces and thousands separators; (x) is -x."""
+    stripped = (f"regexp_replace(regexp_replace({text}, '^[A-Za-z]{{3}}\\s+|\\s+[A-Za-z]{{3}}$', ''), "
+                f"'[\\s$€£¥₩,]', '', 'g')")
+    return f"CASE WHEN regexp_matches({stripped}, '^\\(.*\\)$') THEN '-' || trim({stripped}, '()') ELSE {stripped} END"
+
+
+def _typed_expr(column: Column, raw: str, day_first: bool) -> str:
     """SQL converting the text column `raw` to the column's type; NULL where it cannot be converted."""
     text = f"nullif(trim({raw}), '')"
-    if column.sql_type == "TIMESTAMP":
-        return (f"CASE WHEN regexp_matches({text}, '{_OFFSET_AT_END}') "
-                f"THEN try_cast(try_cast({text} AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP) "
-                f"ELSE try_cast({text} AS TIMESTAMP) END")
-    if column.sql_type == "DATE":
-        return f"coalesce(try_cast({text} AS DATE), try_cast(try_cast({text} AS TIMESTAMP) AS DATE))"
-    if column.sql_type == "BIGINT":
-        number = f"try_cast({text} AS DOUBLE)"
-        return (f"CASE WHEN regexp_matches({text}, '^[+-]?[0-9]+$') THEN try_cast({text} AS BIGINT) "
-                f"WHEN {number} = round({number}) THEN try_cast({number} AS BIGINT) END")
-    if column.sql_type == "DOUBLE":
-        return f"CASE WHEN isfinite(try_cast({text} AS DOUBLE)) THEN try_cast({text} AS DOUBLE) END"
+    if column.sql_type in ("TIMESTAMP", "DATE"):
+        moment = (f"CASE WHEN regexp_matches({text}, '{_OFFSET_AT_END}') "
+                  f"THEN try_cast(try_cast({text} AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP) "
+                  f"ELSE coalesce(try_cast({text} AS TIMESTAMP), try_strptime({text}, {_sql_list(_formats(day_first))})) END")
+        return moment if column.sql_type == "TIMESTAMP" else f"CAST({moment} AS DATE)"
+    if column.sql_type in ("BIGINT", "DOUBLE"):
+        number = _number_text(text)
+        value = (f"CASE WHEN {number} LIKE '%\\%' ESCAPE '\\' THEN try_cast(rtrim({number}, '%') AS DOUBLE) / 100 "
+                 f"ELSE try_cast({number} AS DOUBLE) END")
+        if column.sql_type == "DOUBLE":
+            return f"CASE WHEN isfinite({value}) THEN {value} END"
+        return (f"CASE WHEN regexp_matches({number}, '^[+-]?[0-9]+$') THEN try_cast({number} AS BIGINT) "
+                f"WHEN {value} = round({value}) THEN try_cast({value} AS BIGINT) END")
     if column.sql_type == "BOOLEAN":
-        truthy = ", ".join(quote_literal(v) for v in _TRUE)
-        falsy = ", ".join(quote_literal(v) for v in _FALSE)
-        return (f"CASE WHEN lower({text}) IN ({truthy}) THEN true "
-                f"WHEN lower({text}) IN ({falsy}) THEN false END")
+        return _boolean_expr(text)
     return text
 
 
-def _typed_select(table: Table, resolved: dict[str, str], headers: list[str]) -> str:
-    """SELECT of the staged file as typed canonical columns plus `_row` (1-based data row number)."""
-    parts = ["rowid + 1 AS _row"]
-    for column in table.columns:
+def _boolean_expr(text: str) -> str:
+    truthy = ", ".join(quote_literal(v) for v in _TRUE)
+    falsy = ", ".join(quote_literal(v) for v in _FALSE)
+    return f"CASE WHEN lower({text}) IN ({truthy}) THEN true WHEN lower({text}) IN ({falsy}) THEN false END"
+
+
+def _typed_select(plan: Plan, resolved: dict[str, str], day_first: bool, where: str = "TRUE") -> str:
+    """SELECT of the staged file as typed canonical columns plus `_row`."""
+    parts = [ROW]
+    for column in plan.table.columns:
         if column.name in resolved:
-            parts.append(f"{_typed_expr(column, quote_ident(resolved[column.name]))} AS {column.name}")
+            parts.append(f"{_typed_expr(column, quote_ident(resolved[column.name]), day_first)} AS {column.name}")
         else:
             parts.append(f"CAST(NULL AS {column.sql_type}) AS {column.name}")
-    if table.name == "leads":
-        extra = [h for h in headers if h not in resolved.values()]
+    if plan.table.name == "leads":
+        extra = [h for h in plan.headers if h not in resolved.values()]
         keys = [normalize_name(h) or h for h in extra]
         keys = [k if keys.count(k) == 1 else h for k, h in zip(keys, extra)]
         pairs = ", ".join(f"{quote_literal(k)}: nullif(trim({quote_ident(h)}), '')" for k, h in zip(keys, extra))
-        parts.append(f"MAP {{{pairs}}} AS attributes" if extra
-                     else "CAST(NULL AS MAP(VARCHAR, VARCHAR)) AS attributes")
-    return f"SELECT {', '.join(parts)} FROM temp.{_STAGE_TABLE}"
+        parts.append(f"MAP {{{pairs}}} AS attributes" if extra else "CAST(NULL AS MAP(VARCHAR, VARCHAR)) AS attributes")
+    return f"SELECT {', '.join(parts)} FROM {_STAGED} WHERE {where}"
+
+
+def _add_constant_column(con: duckdb.DuckDBPyConnection, header: str, value: str) -> str:
+    """Give every staged row the same value in a new column `header`; return the header."""
+    con.execute(f"ALTER TABLE {_STAGED} ADD COLUMN {quote_ident(header)} VARCHAR")
+    con.execute(f"UPDATE {_STAGED} SET {quote_ident(header)} = ?", [value])
+    return header
+
+
+def _parts(con: duckdb.DuckDBPyConnection, plan: Plan, options: ImportOptions, name: str, day_first: bool) -> list[str]:
+    """The typed SELECTs whose union is the file's rows: one for a long file, one per stage for a wide one."""
+    resolved = dict(plan.resolved)
+    if plan.table.name == "experiment_variants" and "metric" not in resolved:
+        resolved["metric"] = _add_constant_column(con, "(metric)", DEFAULT_METRIC)
+    if plan.table.name == "events" and options.stage is not None:
+        if not options.stage.strip():
+            raise BadInput("the stage given for the whole file must not be empty", file=name)
+        resolved["stage"] = _add_constant_column(con, "(stage)", options.stage.strip())
+    if plan.table.name != "events" or not (plan.stage_dates or options.status):
+        select = _typed_select(plan, resolved, day_first)
+        _check_values(con, plan.table, resolved, select, name, day_first)
+        return [select]
+
+    shared = {k: v for k, v in resolved.items() if k not in ("value", "(status)", "(status date)")}
+    parts = []
+    for stage, header in plan.stage_dates.items():
+        part = {**shared, "stage": _add_constant_column(con, f"(stage {stage})", stage), "occurred_at": header}
+        select = _typed_select(plan, part, day_first, where=f"nullif(trim({quote_ident(header)}), '') IS NOT NULL")
+        _check_values(con, plan.table, part, select, name, day_first)
+        parts.append(select)
+    if options.status:
+        status_stage = _status_stages(con, resolved["(status)"], options.status_map)
+        part = {**shared, "stage": status_stage, "occurred_at": resolved["(status date)"],
+                **({"value": resolved["value"]} if "value" in resolved else {})}
+        dated = f"nullif(trim({quote_ident(part['occurred_at'])}), '') IS NOT NULL"
+        undated = con.execute(
+            f"SELECT {ROW}, {quote_ident(resolved['(status)'])} FROM {_STAGED} "
+            f"WHERE {quote_ident(status_stage)} IS NOT NULL AND NOT ({dated}) ORDER BY {ROW} LIMIT 1").fetchone()
+        if undated:
+            raise BadInput(f"is '{undated[1]}' but has no date in '{part['occurred_at']}'", file=name,
+                           row=undated[0], column=resolved["(status)"])
+        select = _typed_select(plan, part, day_first, where=f"{quote_ident(status_stage)} IS NOT NULL")
+        _check_values(con, plan.table, part, select, name, day_first)
+        parts.append(select)
+    if not parts:
+        raise BadInput("no stage columns: give --stage-date STAGE=COLUMN or --status COLUMN --status-date COLUMN",
+                       file=name)
+    return parts
+
+
+def _status_stages(con: duckdb.DuckDBPyConnection, status: str, status_map: Mapping[str, str]) -> str:
+    """Stage each row's status means (given map first, then common CRM values); a new staged column."""
+    header = "(status stage)"
+    meanings = {**STATUS_STAGES, **{v.strip().lower(): s.strip() for v, s in status_map.items()}}
+    con.execute(f"ALTER TABLE {_STAGED} ADD COLUMN {quote_ident(header)} VARCHAR")
+    con.execute(
+        f"UPDATE {_STAGED} SET {quote_ident(header)} = m.stage "
+        f"FROM (SELECT unnest(?) AS value, unnest(?) AS stage) m "
+        f"WHERE lower(trim({_STAGED}.{quote_ident(status)})) = m.value",
+        [list(meanings), list(meanings.values())],
+    )
+    return header
+
+
+def _responses_part(con: duckdb.DuckDBPyConnection, plan: Plan, responses: tuple[str, ...], name: str) -> str:
+    """One send row per response column: sent = customers in the file, converted = those who responded."""
+    rows = []
+    for header in responses:
+        flag = _boolean_expr(f"nullif(trim({quote_ident(header)}), '')")
+        bad = con.execute(f"SELECT {ROW}, {quote_ident(header)} FROM {_STAGED} WHERE nullif(trim({quote_ident(header)}), '') "
+                          f"IS NOT NULL AND {flag} IS NULL ORDER BY {ROW} LIMIT 1").fetchone()
+        if bad:
+            raise BadInput(f"'{_clip(bad[1])}' is not a response flag (1/0, yes/no)", file=name, row=bad[0], column=header)
+        counts = ", ".join(f"CAST(NULL AS BIGINT) AS {c}" for c in ("delivered", "opened", "clicked"))
+        rows.append(f"SELECT min({ROW}) AS {ROW}, {quote_literal(header)} AS campaign_id, CAST(NULL AS VARCHAR) AS variant, "
+                    f"CAST(NULL AS VARCHAR) AS medium, CAST(NULL AS TIMESTAMP) AS sent_at, count(*) AS sent, {counts}, "
+                    f"count(*) FILTER (WHERE {flag}) AS converted, CAST(NULL AS BIGINT) AS unsubscribed FROM {_STAGED}")
+    return " UNION ALL ".join(rows)
 
 
 def _check_values(
-    con: duckdb.DuckDBPyConnection, table: Table, resolved: dict[str, str], typed: str, name: str
+    con: duckdb.DuckDBPyConnection, table: Table, resolved: dict[str, str], typed: str, name: str, day_first: bool
 ) -> None:
     """Raise BadInput for the first row with a value that is missing, malformed or impossible."""
     checks: list[tuple[str, str, str]] = []  # (column, condition true for a bad row, what is wrong)
@@ -290,18 +481,19 @@ def _check_values(
             continue
         raw = f"nullif(trim(s.{quote_ident(resolved[column.name])}), '')"
         if column.sql_type in _EXPECTED:
+            form = " (read day-first; give --monthfirst if it is not)" if day_first and column.sql_type in ("TIMESTAMP", "DATE") else ""
             checks.append((column.name, f"{raw} IS NOT NULL AND t.{column.name} IS NULL",
-                           f"is not {_EXPECTED[column.sql_type]}"))
+                           f"is not {_EXPECTED[column.sql_type]}{form}"))
         if column.required:
             checks.append((column.name, f"{raw} IS NULL", "is empty, but every row needs a value"))
         if column.name in COUNT_COLUMNS:
-            checks.append((column.name, f"t.{column.name} < 0", "is negative; counts cannot be"))
+            checks.append((column.name, f"t.{column.name} < 0", "is negative, which a count or amount cannot be"))
     if table.name == "experiment_variants" and "conversions" in resolved:
         checks.append(("conversions", "t.conversions > t.units", "is larger than units"))
     for column, bad, problem in checks:
         found = con.execute(
-            f"SELECT t._row, s.{quote_ident(resolved[column])} FROM ({typed}) t "
-            f"JOIN temp.{_STAGE_TABLE} s ON s.rowid + 1 = t._row WHERE {bad} ORDER BY t._row LIMIT 1"
+            f"SELECT t.{ROW}, s.{quote_ident(resolved[column])} FROM ({typed}) t "
+            f"JOIN {_STAGED} s ON s.{ROW} = t.{ROW} WHERE {bad} ORDER BY t.{ROW} LIMIT 1"
         ).fetchone()
         if found:
             shown = "" if found[1] is None or not found[1].strip() else f"'{_clip(found[1])}' "
@@ -322,12 +514,11 @@ def _insert_new_rows(
     key = table.natural_key
     columns = [c.name for c in table.columns] + (["attributes"] if table.name == "leads" else [])
     first_copies = (f"SELECT * FROM ({typed}) QUALIFY row_number() OVER "
-                    f"(PARTITION BY {', '.join(key)} ORDER BY _row) = 1")
+                    f"(PARTITION BY {', '.join(key)} ORDER BY {ROW}) = 1")
     if table.name == "leads":
-        updates = [f"{c} = coalesce(f.{c}, leads.{c})" for c in resolved if c != "lead_id"] + [
+        updates = [f"{c} = coalesce(f.{c}, leads.{c})" for c in resolved if c in columns and c != "lead_id"] + [
             "attributes = map_concat(coalesce(leads.attributes, MAP {}), coalesce(f.attributes, MAP {}))"]
-        con.execute(f"UPDATE leads SET {', '.join(updates)} FROM ({first_copies}) f "
-                    "WHERE leads.lead_id = f.lead_id")
+        con.execute(f"UPDATE leads SET {', '.join(updates)} FROM ({first_copies}) f WHERE leads.lead_id = f.lead_id")
     same_key = " AND ".join(f"w.{k} IS NOT DISTINCT FROM f.{k}" for k in key)
     inserted = con.execute(
         f"INSERT INTO {table.name} ({', '.join(columns)}, import_id) "
@@ -336,13 +527,6 @@ def _insert_new_rows(
         [import_id],
     ).fetchone()
     return int(inserted[0])
-
-
-def _options_text(stage: str | None, mapping: Mapping[str, str]) -> str:
-    """The options that change what a file's rows become, as the log records them."""
-    parts = ([f"stage={stage}"] if stage is not None else []) + [
-        f"map {target}={header}" for target, header in sorted(mapping.items())]
-    return "; ".join(parts)
 
 
 def _current_user() -> str:

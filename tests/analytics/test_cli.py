@@ -36,7 +36,7 @@ def test_bad_input_exits_2_naming_file_row_and_column(capsys, warehouse, write_f
 
 def test_bad_map_syntax_exits_2(capsys, warehouse, write_file):
     code, _, err = run(capsys, "--db", str(warehouse), "import", "events", str(write_file("e.csv", EVENTS)), "--map", "lead_id")
-    assert code == 2 and "--map takes TARGET=SOURCE" in err
+    assert code == 2 and "--map takes KEY=VALUE, e.g. --map occurred_at=" in err
 
 
 def test_import_log_as_json_and_remove_import(capsys, warehouse, write_file):

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from analytics.errors import BadInput
-from analytics.imports import import_file, import_log, normalize_name, remove_import
+from analytics.imports import ImportOptions, import_file, import_log, normalize_name, remove_import
 
 EVENTS = "lead_id,stage,occurred_at,channel\nL1,lead,2026-01-05 09:00:00,webinar\nL1,mql,2026-01-20,\nL2,lead,2026-01-06T10:30:00,display\n"
 
@@ -36,7 +36,7 @@ def test_headers_in_other_case_and_spacing_need_no_mapping(wcon, write_file):
 
 def test_map_and_stage_options_read_a_vendor_file(wcon, write_file):
     path = write_file("webinar.csv", "Email,Registered\na@x.com,2026-02-01 08:00\nb@x.com,2026-02-02 08:00\n")
-    result = import_file(wcon, "events", path, stage="webinar", mapping={"lead_id": "Email", "occurred_at": "Registered"})
+    result = import_file(wcon, "events", path, ImportOptions(stage="webinar", mapping={"lead_id": "Email", "occurred_at": "Registered"}))
     assert result.rows_added == 2
     assert wcon.execute("SELECT DISTINCT stage FROM events").fetchall() == [("webinar",)]
 
@@ -65,7 +65,7 @@ def test_missing_required_column_lists_what_the_file_has(wcon, write_file):
 
 
 def test_missing_stage_column_suggests_the_stage_option(wcon, write_file):
-    with pytest.raises(BadInput, match=r"missing required column stage \(or give --stage NAME\)"):
+    with pytest.raises(BadInput, match=r"missing required column stage \(or give --stage NAME, or --stage-date STAGE=COLUMN"):
         import_file(wcon, "events", write_file("x.csv", "lead_id,occurred_at\nL1,2026-01-01\n"))
 
 
@@ -177,9 +177,9 @@ def test_empty_files_are_refused_clearly(wcon, write_file, name, text, message):
 def test_unknown_map_target_and_missing_source_are_named(wcon, write_file):
     path = write_file("e.csv", EVENTS)
     with pytest.raises(BadInput, match="--map names 'when', which is not a column of events"):
-        import_file(wcon, "events", path, mapping={"when": "occurred_at"})
+        import_file(wcon, "events", path, ImportOptions(mapping={"when": "occurred_at"}))
     with pytest.raises(BadInput, match="--map occurred_at=Time: the file has no column 'Time'"):
-        import_file(wcon, "events", path, mapping={"occurred_at": "Time"})
+        import_file(wcon, "events", path, ImportOptions(mapping={"occurred_at": "Time"}))
 
 
 def test_unusual_but_valid_text_is_stored_intact(wcon, write_file):
@@ -191,7 +191,7 @@ def test_unusual_but_valid_text_is_stored_intact(wcon, write_file):
 
 def test_header_names_with_quotes_are_quoted_safely(wcon, write_file):
     path = write_file("q.csv", 'Lead "ID",stage,occurred_at\nL1,lead,2026-01-01\n')
-    assert import_file(wcon, "events", path, mapping={"lead_id": 'Lead "ID"'}).rows_added == 1
+    assert import_file(wcon, "events", path, ImportOptions(mapping={"lead_id": 'Lead "ID"'})).rows_added == 1
 
 
 def test_normalize_name_makes_headers_canonical():

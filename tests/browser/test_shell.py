@@ -19,9 +19,9 @@ def test_a_deep_link_opened_first_on_a_fresh_server_goes_through_the_router(star
     page.goto(f"{server.url}/data")  # the very first request this server sees
     expect(page.get_by_role("heading", name="Data", exact=True)).to_be_visible()
     expect(page.locator("[data-testid='stSidebarNav']")).to_contain_text("Overview")
-    # The router's pages (title-cased, with icons), not the legacy list (dashboard, data, overview).
-    links = _nav_labels(page)
-    assert len(links) == 2 and links[0].endswith("Overview") and links[1].endswith("Data")
+    # The router's pages (icon + title), not the legacy list of file names (dashboard, data, funnel ...).
+    titles = [label.split("\n")[-1] for label in _nav_labels(page)]
+    assert titles[0] == "Overview" and "Data" in titles and all(t[:1].isupper() for t in titles)
 
 
 def test_a_shared_link_with_filters_reproduces_the_view_on_a_fresh_server(start_server, demo_template, page):
@@ -40,21 +40,43 @@ def test_the_empty_state_builds_the_demo_warehouse(start_server, page):
     expect(page.locator("[data-testid='stMetricValue']").first).to_have_text("20,000")
 
 
+def _expect_latest_import(page, name: str) -> None:
+    """The imports log of a fresh session names `name` as the latest import."""
+    expect(page.get_by_text(re.compile(rf"^Latest: #\d+ {re.escape(name)}, "))).to_be_visible()
+
+
 def _upload(page, server, name: str, content: bytes, kind: str = "Events") -> None:
     page.goto(f"{server.url}/data")
     page.locator("input[type='file']").set_input_files({"name": name, "mimeType": "text/csv", "buffer": content})
-    expect(page.get_by_text(name)).to_be_visible()
+    expect(page.get_by_test_id("stFileChipName").filter(has_text=name)).to_be_visible()
     page.get_by_role("combobox", name="What the files hold").click()
     page.get_by_role("option", name=kind).click()
-    page.get_by_role("button", name="Import").click()
+    page.get_by_role("button", name="Import", exact=True).click()
 
 
 def test_uploading_a_file_adds_its_rows_and_a_bad_file_is_refused_with_row_and_column(server, page):
     good = b"lead_id,stage,occurred_at\nU1,lead,2026-10-01 09:00\nU1,mql,2026-10-03 09:00\n"
     _upload(page, server, "webinar_leads.csv", good)
     expect(page.get_by_text(re.compile(r"webinar_leads\.csv: 2 rows added to events"))).to_be_visible()
-    expect(page.get_by_text("webinar_leads.csv").last).to_be_visible()
+    page.reload()
+    _expect_latest_import(page, "webinar_leads.csv")
 
     bad = b"lead_id,stage,occurred_at\nU2,lead,2026-10-01\nU3,lead,31/02/2026\n"
     _upload(page, server, "broken.csv", bad)
     expect(page.get_by_text(re.compile(r"broken\.csv, row 2 \(line 3\), column 'occurred_at': '31/02/2026' is not a date"))).to_be_visible()
+
+
+def test_a_guessed_mapping_is_corrected_before_importing(server, page):
+    content = b"lead_id,stage,Event time,Logged\nM1,lead,2026-09-01 10:00,2026-09-02\nM1,mql,2026-09-05 11:00,2026-09-06\n"
+    page.goto(f"{server.url}/data")
+    page.locator("input[type='file']").set_input_files({"name": "crm_export.csv", "mimeType": "text/csv", "buffer": content})
+    page.get_by_role("combobox", name="What the files hold").click()
+    page.get_by_role("option", name="Events").click()
+    mapping = page.get_by_role("combobox", name="occurred_at (required)")
+    expect(mapping).to_have_value("(not used)")
+    mapping.click()
+    page.get_by_role("option", name="Event time").click()
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page.get_by_text(re.compile(r"crm_export\.csv: 2 rows added to events"))).to_be_visible()
+    page.reload()
+    _expect_latest_import(page, "crm_export.csv")
