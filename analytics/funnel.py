@@ -43,6 +43,7 @@ from typing import Literal
 import duckdb
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from analytics.durations import Duration, funnel_windows
 from analytics.errors import BadInput
@@ -95,7 +96,7 @@ class FunnelSpec:
         return funnel_windows(self.stages, self.windows)
 
 
-def wilson_interval(successes, trials, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+def wilson_interval(successes: ArrayLike, trials: ArrayLike, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Wilson score interval of successes / trials, element-wise; NaN where there are no trials."""
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
     k = np.asarray(successes, dtype=float)
@@ -104,8 +105,8 @@ def wilson_interval(successes, trials, confidence: float = 0.95) -> tuple[np.nda
         p = k / n
         centre = (p + z * z / (2 * n)) / (1 + z * z / n)
         half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    valid = n > 0
-    return np.where(valid, np.clip(centre - half, 0, 1), math.nan), np.where(valid, np.clip(centre + half, 0, 1), math.nan)
+    low, high = np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)  # clip: rounding at 0 and n
+    return np.where(n > 0, low, math.nan), np.where(n > 0, high, math.nan)
 
 
 def funnel(con: duckdb.DuckDBPyConnection, spec: FunnelSpec, filters: Filters) -> pd.DataFrame:
@@ -189,7 +190,8 @@ def _check_by(con: duckdb.DuckDBPyConnection, by: str) -> None:
     """A breakdown must be a lead column or a key some lead has in `attributes`."""
     if by in LEAD_COLUMNS:
         return
-    keys = [row[0] for row in con.execute("SELECT DISTINCT unnest(map_keys(attributes)) FROM leads ORDER BY 1").fetchall()]
+    rows = con.execute("SELECT DISTINCT unnest(map_keys(attributes)) FROM leads ORDER BY 1").fetchall()
+    keys = [row[0] for row in rows]
     if by not in keys:
         known = ", ".join([*LEAD_COLUMNS, *keys])
         raise BadInput(f"cannot break the funnel down by '{by}': it is not a lead attribute (known: {known})")
@@ -227,7 +229,6 @@ def _units_query(con: duckdb.DuckDBPyConnection, spec: FunnelSpec, filters: Filt
         + (["campaign_id"] if filters.campaigns else [])
     ))  # fmt: skip
     alias = {name: f"a{i}" for i, name in enumerate(attributes)}
-    sources = {name: _attribute_sql(name) for name in attributes}
     if spec.by is not None and spec.by not in LEAD_COLUMNS:
         params["by_key"] = spec.by
 
@@ -257,35 +258,12 @@ def _units_query(con: duckdb.DuckDBPyConnection, spec: FunnelSpec, filters: Filt
         f"""ev AS (
             SELECT unit_id, occurred_at AS t, list_position($stages, stage) AS idx{present}
             FROM unit_events WHERE list_contains($stages, stage))""",
-        f"entry AS (SELECT unit_id, min(t) AS t1 FROM ev WHERE {occurs(1)} GROUP BY unit_id HAVING {' AND '.join(entry_range)})",
+        f"""entry AS (
+            SELECT unit_id, min(t) AS t1 FROM ev WHERE {occurs(1)}
+            GROUP BY unit_id HAVING {' AND '.join(entry_range)})""",
     ]
     if attributes:
-        touched = [name for name in attributes if sources[name][0] is not None]
-        if touched:
-            cleaned = ", ".join(f"{sources[name][0]} AS {alias[name]}" for name in touched)
-            firsts = ", ".join(
-                f"arg_min({alias[n]}, (occurred_at, {alias[n]})) FILTER (WHERE {alias[n]} IS NOT NULL) AS {alias[n]}"
-                for n in touched
-            )
-            ctes.append(f"""touch AS (
-                SELECT unit_id, {firsts}
-                FROM (SELECT e.unit_id, e.occurred_at, {cleaned} FROM unit_events e) JOIN entry USING (unit_id)
-                GROUP BY unit_id)""")
-        cleaned = ", ".join(f"{sources[name][1]} AS {alias[name]}" for name in attributes)
-        firsts = ", ".join(
-            f"first({alias[n]} ORDER BY created_at NULLS LAST, lead_id) FILTER (WHERE {alias[n]} IS NOT NULL) AS {alias[n]}"
-            for n in attributes
-        )
-        ctes.append(f"""lead_values AS (
-            SELECT unit_id, {firsts}
-            FROM (SELECT l.unit_id, l.created_at, l.lead_id, {cleaned} FROM ({unit_leads}) l) JOIN entry USING (unit_id)
-            GROUP BY unit_id)""")
-        values = ", ".join(
-            f"coalesce({'touch.' + alias[n] + ', ' if n in touched else ''}lead_values.{alias[n]}, '{NONE_GROUP}') AS {alias[n]}"
-            for n in attributes
-        )
-        joins = ("LEFT JOIN touch USING (unit_id) " if touched else "") + "LEFT JOIN lead_values USING (unit_id)"
-        ctes.append(f"attrs AS (SELECT entry.unit_id, entry.t1, {values} FROM entry {joins})")
+        ctes += _attribute_ctes(attributes, alias, unit_leads)
         chosen = ["true"]
         if filters.channels:
             chosen.append(f"list_contains($channels, {alias['channel']})")
@@ -330,6 +308,42 @@ def _units_query(con: duckdb.DuckDBPyConnection, spec: FunnelSpec, filters: Filt
                {f'CASE steps.reached {is_open} ELSE false END' if deadlines else 'false'} AS open
         FROM steps JOIN entrants USING (unit_id)"""
     return sql, params
+
+
+def _attribute_ctes(attributes: list[str], alias: Mapping[str, str], unit_leads: str) -> list[str]:
+    """CTEs `touch`, `lead_values` and `attrs`: each entrant's first-touch value of each attribute, as `alias`.
+
+    Needs the CTEs `unit_events` and `entry`; `unit_leads` selects the leads with their unit_id.
+    """
+    sources = {name: _attribute_sql(name) for name in attributes}
+    touched = [name for name in attributes if sources[name][0] is not None]
+    ctes = []
+    if touched:
+        cleaned = ", ".join(f"{sources[name][0]} AS {alias[name]}" for name in touched)
+        firsts = ", ".join(
+            f"arg_min({alias[n]}, (occurred_at, {alias[n]})) FILTER (WHERE {alias[n]} IS NOT NULL) AS {alias[n]}"
+            for n in touched
+        )
+        ctes.append(f"""touch AS (
+            SELECT unit_id, {firsts}
+            FROM (SELECT e.unit_id, e.occurred_at, {cleaned} FROM unit_events e) JOIN entry USING (unit_id)
+            GROUP BY unit_id)""")
+    cleaned = ", ".join(f"{sources[name][1]} AS {alias[name]}" for name in attributes)
+    firsts = ", ".join(
+        f"first({alias[n]} ORDER BY created_at NULLS LAST, lead_id) FILTER (WHERE {alias[n]} IS NOT NULL) AS {alias[n]}"
+        for n in attributes
+    )
+    ctes.append(f"""lead_values AS (
+        SELECT unit_id, {firsts}
+        FROM (SELECT l.unit_id, l.created_at, l.lead_id, {cleaned} FROM ({unit_leads}) l) JOIN entry USING (unit_id)
+        GROUP BY unit_id)""")
+    values = ", ".join(
+        f"coalesce({f'touch.{alias[n]}, ' if n in touched else ''}lead_values.{alias[n]}, '{NONE_GROUP}') AS {alias[n]}"
+        for n in attributes
+    )
+    joins = ("LEFT JOIN touch USING (unit_id) " if touched else "") + "LEFT JOIN lead_values USING (unit_id)"
+    ctes.append(f"attrs AS (SELECT entry.unit_id, entry.t1, {values} FROM entry {joins})")
+    return ctes
 
 
 def _step_counts(

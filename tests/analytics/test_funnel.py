@@ -12,7 +12,15 @@ from statsmodels.stats.proportion import proportion_confint
 from analytics.durations import Duration
 from analytics.errors import BadInput
 from analytics.filters import Filters
-from analytics.funnel import COLUMNS, FunnelSpec, dropped_leads, funnel, funnel_over_time, largest_dropoff, wilson_interval
+from analytics.funnel import (
+    COLUMNS,
+    FunnelSpec,
+    dropped_leads,
+    funnel,
+    funnel_over_time,
+    largest_dropoff,
+    wilson_interval,
+)
 
 LATER = Filters(as_of=date(2030, 1, 1))  # sees every event of these logs
 MQL_SQL = FunnelSpec(stages=("mql", "sql"))  # default window: 6 calendar months

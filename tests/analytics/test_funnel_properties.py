@@ -41,7 +41,7 @@ def clean(value: str | None) -> str | None:
     return value.strip() or None if value is not None else None
 
 
-def reference(events, leads, spec: FunnelSpec, filters: Filters, by: str | None) -> dict[tuple[str, int], tuple[int, int]]:
+def reference(events, leads, spec: FunnelSpec, filters: Filters, by: str | None) -> dict[tuple[str, int], tuple]:
     """(group, step) -> (units reaching the step, units stuck before it still inside the window)."""
     as_of = filters.as_of_end
     windows = spec.transition_windows
@@ -99,7 +99,8 @@ def reference(events, leads, spec: FunnelSpec, filters: Filters, by: str | None)
 def first_touch(unit, unit_events, leads, spec: FunnelSpec, column: str) -> str:
     for _, value in sorted((moment, clean(channel)) for moment, _, channel in unit_events if clean(channel)):
         return value
-    own = [lead for lead in leads if (lead["lead_id"] if spec.unit == "lead" else clean(lead.get("account_id"))) == unit]
+    key = "lead_id" if spec.unit == "lead" else "account_id"
+    own = [lead for lead in leads if clean(lead.get(key)) == unit]
     own.sort(key=lambda lead: (lead.get("created_at") is None, lead.get("created_at") or BASE, lead["lead_id"]))
     return next((clean(lead.get(column)) for lead in own if clean(lead.get(column))), "(none)")
 
@@ -112,9 +113,13 @@ def steps_total(table) -> object:
 # Random logs
 
 
-moments = st.builds(lambda day, hour: BASE + timedelta(days=day, hours=hour), st.integers(0, 40), st.sampled_from([0, 0, 12]))
+moments = st.builds(
+    lambda day, hour: BASE + timedelta(days=day, hours=hour), st.integers(0, 40), st.sampled_from([0, 0, 12])
+)
 event_rows = st.lists(
-    st.tuples(st.sampled_from(LEADS), st.sampled_from(["lead", "mql", "sql", "won", "visit"]), moments, st.sampled_from(CHANNELS)),
+    st.tuples(
+        st.sampled_from(LEADS), st.sampled_from(["lead", "mql", "sql", "won", "visit"]), moments, st.sampled_from(CHANNELS)
+    ),
     max_size=20,
 )
 lead_rows = st.lists(
