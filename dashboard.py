@@ -91,11 +91,15 @@ def _empty_state() -> None:
 
 def main() -> None:
     st.set_page_config(page_title="Funnel dashboard", page_icon=":material/filter_alt:", layout="wide")
-    from pages import data, experiments, funnel, overview
+    from pages import campaigns, channels, cohorts, data, experiments, funnel, overview, time_to_convert
 
     pages = [
         st.Page(overview.render, title="Overview", icon=":material/dashboard:", url_path="overview", default=True),
         st.Page(funnel.render, title="Funnel", icon=":material/filter_alt:", url_path="funnel"),
+        st.Page(time_to_convert.render, title="Time to convert", icon=":material/timer:", url_path="time-to-convert"),
+        st.Page(cohorts.render, title="Cohorts", icon=":material/grid_on:", url_path="cohorts"),
+        st.Page(channels.render, title="Channels", icon=":material/hub:", url_path="channels"),
+        st.Page(campaigns.render, title="Campaigns", icon=":material/campaign:", url_path="campaigns"),
         st.Page(experiments.render, title="Experiments", icon=":material/science:", url_path="experiments"),
         st.Page(data.render, title="Data", icon=":material/upload_file:", url_path="data"),
     ]

@@ -16,10 +16,12 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from analytics import demo, experiments, imports
-from analytics.durations import parse_window_option
+from analytics import campaigns, channels, demo, experiments, imports
+from analytics.cohorts import cohorts
+from analytics.durations import parse_duration, parse_window_option
 from analytics.filters import Filters
 from analytics.funnel import FunnelSpec, funnel, funnel_over_time
+from analytics.time_to_convert import DEFAULT, ConversionSpec, time_to_convert
 from analytics.errors import BadInput, WarehouseBusy
 from analytics.warehouse import DEFAULT_TIMEOUT_SECONDS, db_path, reader, writer
 
@@ -139,6 +141,35 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _conversion_spec(args: argparse.Namespace) -> ConversionSpec:
+    window = DEFAULT if args.window is None else parse_duration(args.window)
+    return ConversionSpec(args.from_stage, args.to_stage, window=window, by=getattr(args, "by", None))
+
+
+def _cmd_time_to_convert(args: argparse.Namespace) -> int:
+    with reader(args.db, timeout=args.wait, on_wait=_say) as con:
+        emit(time_to_convert(con, _conversion_spec(args), _filters(args)), args.format)
+    return EXIT_OK
+
+
+def _cmd_cohorts(args: argparse.Namespace) -> int:
+    with reader(args.db, timeout=args.wait, on_wait=_say) as con:
+        emit(cohorts(con, _conversion_spec(args), _filters(args), args.period), args.format)
+    return EXIT_OK
+
+
+def _cmd_channels(args: argparse.Namespace) -> int:
+    with reader(args.db, timeout=args.wait, on_wait=_say) as con:
+        emit(channels.channel_comparison(con, _filters(args), by=args.by), args.format)
+    return EXIT_OK
+
+
+def _cmd_campaigns(args: argparse.Namespace) -> int:
+    with reader(args.db, timeout=args.wait, on_wait=_say) as con:
+        emit(campaigns.message_campaigns(con, _filters(args)), args.format)
+    return EXIT_OK
+
+
 def _add_filter_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--since", type=parse_date, help="entrants from the start of this day")
     sub.add_argument("--until", type=parse_date, help="entrants through the end of this day")
@@ -198,6 +229,27 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--by", help="break down by a lead attribute (channel, campaign_id, seniority, ...)")
     sub.add_argument("--unit", choices=("lead", "account"), default="lead")
     sub.add_argument("--period", choices=("week", "month"), help="the funnel per entry week or month instead")
+    _add_filter_options(sub)
+
+    for name, handler, text in (
+        ("time-to-convert", _cmd_time_to_convert, "time from one stage to another, open leads censored"),
+        ("cohorts", _cmd_cohorts, "cumulative share converted per entry cohort, with projected final rates"),
+    ):
+        sub = command(name, handler, text)
+        sub.add_argument("--from", dest="from_stage", required=True, help="the stage the clock starts at")
+        sub.add_argument("--to", dest="to_stage", required=True, help="the stage that counts as converted")
+        sub.add_argument("--window", help="limit on converting: 183d, 6mo, none (default: the pair's default)")
+        if name == "time-to-convert":
+            sub.add_argument("--by", help="break down by a lead attribute (channel, seniority, ...)")
+        else:
+            sub.add_argument("--period", choices=("week", "month"), default="month")
+        _add_filter_options(sub)
+
+    sub = command("channels", _cmd_channels, "cost and conversion per channel or campaign")
+    sub.add_argument("--by", choices=("channel", "campaign"), default="channel")
+    _add_filter_options(sub)
+
+    sub = command("campaigns", _cmd_campaigns, "message campaigns: sends, opens, clicks, conversions and rates")
     _add_filter_options(sub)
 
     sub = command("abtest", _cmd_abtest, "compare the variants of an A/B test: lift, interval, p-value, verdict")

@@ -357,7 +357,7 @@ def _write_sends(con: duckdb.DuckDBPyConnection, n: int, start_ts: datetime, end
             SELECT *, CAST(round(sent * p_delivered) AS BIGINT) AS delivered FROM noisy
         )
         SELECT campaign_id, variant, medium, sent_at, sent, delivered,
-               CAST(round(delivered * p_open * (0.94 + 0.12 * (h % 101) / 101.0)) AS BIGINT),
+               CASE WHEN p_open > 0 THEN CAST(round(delivered * p_open * (0.94 + 0.12 * (h % 101) / 101.0)) AS BIGINT) END,
                CAST(round(delivered * p_click * (0.94 + 0.12 * (h % 103) / 103.0)) AS BIGINT),
                CAST(round(delivered * p_convert * (0.9 + 0.2 * (h % 107) / 107.0)) AS BIGINT),
                CAST(round(delivered * p_unsub * (0.8 + 0.4 * (h % 109) / 109.0)) AS BIGINT),
