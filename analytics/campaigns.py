@@ -6,7 +6,8 @@ Sends (DESIGN.md, "Data model"): one row per campaign, variant and send time wit
   the campaign filter matches `campaign_id`. The channel filter does not apply: a send has a medium, not
   a channel. A send without a time counts only when no range is given.
 - Rates: delivery rate = delivered / sent; open, click, conversion and unsubscribe rates are over
-  delivered; click-to-open = clicked / opened. No denominator gives NaN, never 0.
+  delivered, or over sent where delivery is not tracked (a file of response flags: its conversion rate
+  is the acceptance rate); click-to-open = clicked / opened. No denominator gives NaN, never 0.
 - A campaign's period runs from its first send to `period_days` (7) after its last. Its share of leads
   is its conversions over the leads that entered the funnel (their first `lead` event) in that period;
   its share of conversions is over the conversions of every send in that period, all campaigns.
@@ -33,11 +34,11 @@ from analytics.schema import FUNNEL_STAGES
 COUNTS = ["sent", "delivered", "opened", "clicked", "converted", "unsubscribed"]
 RATES = {  # rate column -> (numerator, denominator)
     "delivery_rate": ("delivered", "sent"),
-    "open_rate": ("opened", "delivered"),
-    "click_rate": ("clicked", "delivered"),
+    "open_rate": ("opened", "reached"),
+    "click_rate": ("clicked", "reached"),
     "click_to_open_rate": ("clicked", "opened"),
-    "conversion_rate": ("converted", "delivered"),
-    "unsubscribe_rate": ("unsubscribed", "delivered"),
+    "conversion_rate": ("converted", "reached"),
+    "unsubscribe_rate": ("unsubscribed", "reached"),
 }
 SHARES = {"share_of_leads": ("converted", "leads_in_period"), "share_of_conversions": ("converted", "conversions_in_period")}
 CAMPAIGN_COLUMNS = [
@@ -74,6 +75,12 @@ def _sends_sql(filters: Filters, campaign: str | None = None) -> tuple[str, dict
                           coalesce(NULLIF(TRIM(medium), ''), $none) AS medium)
         FROM sends WHERE {' AND '.join(where)}"""
     return sql, params
+
+
+def _with_rates(table: pd.DataFrame, rates: dict[str, tuple[str, str]]) -> pd.DataFrame:
+    """`with_ratios` over `reached`: delivered messages, or sent ones where delivery is not tracked."""
+    reached = table["delivered"].fillna(table["sent"]) if "sent" in table else table["delivered"]
+    return with_ratios(table.assign(reached=reached), rates)
 
 
 def message_campaigns(con: duckdb.DuckDBPyConnection, filters: Filters, period_days: int = 7) -> pd.DataFrame:
@@ -114,7 +121,7 @@ def message_campaigns(con: duckdb.DuckDBPyConnection, filters: Filters, period_d
         """,
         params | {"period_days": period_days},
     ).df()
-    return with_ratios(table, RATES | SHARES)[CAMPAIGN_COLUMNS]
+    return _with_rates(table, RATES | SHARES)[CAMPAIGN_COLUMNS]
 
 
 def send_times(con: duckdb.DuckDBPyConnection, filters: Filters, medium: str | None = None) -> pd.DataFrame:
@@ -141,7 +148,7 @@ def send_times(con: duckdb.DuckDBPyConnection, filters: Filters, medium: str | N
         """,
         params,
     ).df()
-    return with_ratios(table, RATES)
+    return _with_rates(table, RATES).drop(columns="reached")
 
 
 def variant_comparison(con: duckdb.DuckDBPyConnection, filters: Filters, campaign: str | None = None) -> pd.DataFrame:
@@ -176,7 +183,7 @@ def variant_comparison(con: duckdb.DuckDBPyConnection, filters: Filters, campaig
 
 def _compare_variants(part: pd.DataFrame) -> pd.DataFrame:
     """One medium's variants against control on click and conversion rate."""
-    part = with_ratios(part.reset_index(drop=True), {name: RATES[name] for name in ("click_rate", "conversion_rate")})
+    part = _with_rates(part.reset_index(drop=True), {name: RATES[name] for name in ("click_rate", "conversion_rate")})
     control = abstats.default_control(part["variant"].tolist())
     part["is_control"] = part["variant"] == control
     for metric in ("clicked", "converted"):

@@ -45,13 +45,15 @@ _FALSE = ("0", "false", "no", "n", "f")
 _DATE_FORMATS = ("{a}/{b}/%Y", "{a}-{b}-%Y", "{a}.{b}.%Y", "{a}/{b}/%y", "{a}.{b}.%y")
 _TIME_FORMATS = ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p")
 _YEAR_FIRST = ("%Y/%m/%d", "%Y.%m.%d", "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y.%m.%d %H:%M:%S")
+# Month names are unambiguous: "Mar 03, 2026 09:00 am" (Mailchimp), "3 March 2026".
+_MONTH_NAMED = tuple(d + t for d in ("%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y") for t in _TIME_FORMATS)
 _EXPECTED = {"TIMESTAMP": "a date or time", "DATE": "a date", "BIGINT": "a whole number",
              "DOUBLE": "a number", "BOOLEAN": "true or false (1/0, yes/no)"}
 
 
 def _formats(day_first: bool) -> list[str]:
     a, b = ("%d", "%m") if day_first else ("%m", "%d")
-    return [d.format(a=a, b=b) + t for d in _DATE_FORMATS for t in _TIME_FORMATS] + list(_YEAR_FIRST)
+    return [d.format(a=a, b=b) + t for d in _DATE_FORMATS for t in _TIME_FORMATS] + list(_YEAR_FIRST + _MONTH_NAMED)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,9 @@ with its 1-based data row number in `_row`, so validation can name the row of th
 from __future__ import annotations
 
 import codecs
+import csv
+import io
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,13 +22,14 @@ import duckdb
 import pyarrow as pa
 
 from analytics.errors import BadInput
-from analytics.sql import quote_ident
+from analytics.sql import quote_ident, quote_literal
 
 STAGE_TABLE = "import_staging"
 ROW = "_row"
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 _CHUNK = 1 << 20
+_SNIFF_CHARS = 1 << 16
 _FALLBACK_ENCODING = "cp949"  # a superset of EUC-KR: what Korean Excel writes
 
 
@@ -39,7 +43,7 @@ def stage_file(con: duckdb.DuckDBPyConnection, source: Path, name: str, *, encod
         headers = _stage_query(con, "read_parquet(?)", [str(source)], name, "Parquet")
     else:
         with _utf8_copy(source, name, encoding) as readable:
-            headers = _stage_query(con, "read_csv(?, all_varchar = true, header = true)", [str(readable)], name, "CSV")
+            headers = _stage_csv(con, readable, name)
     # Row numbers: insertion order of a committed table is the file's order.
     con.execute(f"ALTER TABLE temp.{STAGE_TABLE} ADD COLUMN {ROW} BIGINT")
     con.execute(f"UPDATE temp.{STAGE_TABLE} SET {ROW} = rowid + 1")
@@ -61,6 +65,49 @@ def _stage_query(con: duckdb.DuckDBPyConnection, reader: str, params: list[objec
 def _check_headers(headers: list[str], name: str) -> None:
     if ROW in headers:
         raise BadInput(f"the column name '{ROW}' is reserved; rename that column", file=name)
+    repeated = sorted({h for h in headers if headers.count(h) > 1})
+    if repeated:
+        raise BadInput(f"has repeated column names: {', '.join(repeated)}", file=name)
+
+
+def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> list[str]:
+    """Stage a UTF-8 CSV: delimiter sniffed from its start, header read here, every row checked by DuckDB.
+
+    The dialect is fixed (standard double quotes, strict mode) so that a short row or a quote that is
+    never closed is an error naming its line, not a silently shifted column.
+    """
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        sample = handle.read(_SNIFF_CHARS)
+    first_line = sample.splitlines()[0] if sample.strip() else ""
+    try:
+        delimiter = csv.Sniffer().sniff(sample if "\n" in sample else first_line, delimiters=",;\t|").delimiter
+    except csv.Error:
+        delimiter = next((d for d in ",;\t|" if d in first_line), ",")
+    headers = [h.strip() or f"column{i + 1}" for i, h in enumerate(next(csv.reader(io.StringIO(sample), delimiter=delimiter)))]
+    _check_headers(headers, name)
+    columns = "{" + ", ".join(f"{quote_literal(h)}: 'VARCHAR'" for h in headers) + "}"
+    reader = (f"read_csv(?, auto_detect = false, header = true, delim = {quote_literal(delimiter)}, quote = '\"', "
+              f"escape = '\"', strict_mode = true, columns = {columns})")
+    try:
+        con.execute(f"CREATE TEMP TABLE {STAGE_TABLE} AS SELECT * FROM {reader}", [str(path)])
+    except duckdb.Error as error:
+        raise _csv_error(str(error), name) from error
+    return headers
+
+
+def _csv_error(text: str, name: str) -> BadInput:
+    """DuckDB's CSV error as a message naming the line and what is wrong with it."""
+    line = re.search(r"CSV Error on Line: (\d+)", text)
+    columns = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
+    if columns:
+        problem = f"has {columns.group(2)} values where the header has {columns.group(1)} columns"
+    elif "unterminated quote" in text:
+        problem = 'has a quote (") that is never closed'
+    else:
+        problem = "cannot be read: " + text.strip().splitlines()[0]
+    if line:
+        return BadInput(problem, file=name, row=int(line.group(1)) - 1)
+    return BadInput(f"cannot be read as CSV: {problem}", file=name)
 
 
 def _stage_excel(con: duckdb.DuckDBPyConnection, source: Path, name: str, sheet: str | None) -> list[str]:
@@ -78,9 +125,6 @@ def _stage_excel(con: duckdb.DuckDBPyConnection, source: Path, name: str, sheet:
         raise BadInput("the sheet is empty", file=name)
     headers = [_cell_text(h) or f"column{i + 1}" for i, h in enumerate(rows[0])]
     _check_headers(headers, name)
-    if len(set(headers)) != len(headers):
-        raise BadInput(f"has repeated column names: {', '.join(sorted({h for h in headers if headers.count(h) > 1}))}",
-                       file=name)
     columns = {h: [_cell_text(r[i]) if i < len(r) else None for r in rows[1:]] for i, h in enumerate(headers)}
     table = pa.table({h: pa.array(v, type=pa.string()) for h, v in columns.items()})
     con.register("excel_sheet", table)
@@ -147,8 +191,7 @@ def _first_undecodable(source: Path, encoding: str) -> tuple[int, int] | None:
             try:
                 decoder.decode(chunk)
             except UnicodeDecodeError as error:
-                position = offset + error.start if error.object is chunk else offset
-                return position, lines + chunk[: max(error.start, 0)].count(b"\n")
+                return offset + error.start, lines + chunk[: error.start].count(b"\n")
             offset += len(chunk)
             lines += chunk.count(b"\n")
         try:
