@@ -65,10 +65,13 @@ def shared_filters() -> Filters:
                                   placeholder="All channels")
         campaigns = st.multiselect("Campaign", choices.campaigns, key="campaign", bind="query-params",
                                    placeholder="All campaigns")
+        as_of = st.date_input("As of", value=None, key="as_of", bind="query-params",
+                              help="See the data as it was exported at the end of this day: later events are "
+                                   "ignored and leads still inside their window are open. Empty: now.")
     if since and until and since > until:
         st.sidebar.error("'Leads from' is after 'Leads until': showing no date limit.")
         since = until = None
-    return Filters(since=since, until=until, channels=tuple(channels), campaigns=tuple(campaigns))
+    return Filters(since=since, until=until, channels=tuple(channels), campaigns=tuple(campaigns), as_of=as_of)
 
 
 def _empty_state() -> None:
