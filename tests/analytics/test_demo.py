@@ -132,3 +132,15 @@ def test_demo_refuses_a_warehouse_with_data_unless_replacing(demo_warehouse, tmp
         generate(con, leads=2_000, end=END, replace=True)
         assert con.execute("SELECT count(*) FROM leads").fetchone() == (2_000,)
         assert con.execute("SELECT count(*) FROM imports").fetchone() == (1,)
+
+
+def test_the_funnel_engine_tells_the_demo_story(demo_warehouse):
+    from analytics.filters import Filters
+    from analytics.funnel import FunnelSpec, funnel
+
+    with reader(demo_warehouse) as con:
+        table = funnel(con, FunnelSpec(stages=("lead", "mql", "sql"), by="channel"), Filters(as_of=END))
+    by_step = table.pivot(index="group", columns="stage", values="rate_from_first")
+    drop_to_mql = table[table["stage"] == "mql"].set_index("group")["rate_from_previous"]
+    assert drop_to_mql.idxmin() == "display"  # worst drop-off at the first step
+    assert by_step["sql"].idxmax() == "webinar"  # best lead -> SQL
