@@ -327,11 +327,11 @@ def _day_first(con: duckdb.DuckDBPyConnection, plan: Plan, options: ImportOption
         return options.dayfirst
     day_only = month_only = 0
     for header in _date_headers(plan):
-        text = f"nullif(trim({quote_ident(header)}), '')"
+        # Only numeric dates such as 04/09/2012 or 4.9.12 can be ambiguous; a field over 12 settles it.
+        parts = f"regexp_extract(trim({quote_ident(header)}), '^(\\d{{1,2}})[/.-](\\d{{1,2}})[/.-]\\d{{2,4}}', ['a', 'b'])"
         day, month = con.execute(
-            f"SELECT count(*) FILTER (WHERE d IS NOT NULL AND m IS NULL), count(*) FILTER (WHERE m IS NOT NULL AND d IS NULL) "
-            f"FROM (SELECT try_strptime({text}, {_sql_list(_formats(True))}) AS d, "
-            f"try_strptime({text}, {_sql_list(_formats(False))}) AS m FROM {_STAGED})"
+            f"SELECT count(*) FILTER (WHERE a > 12 AND b <= 12), count(*) FILTER (WHERE b > 12 AND a <= 12) FROM "
+            f"(SELECT try_cast(p.a AS INTEGER) AS a, try_cast(p.b AS INTEGER) AS b FROM (SELECT {parts} AS p FROM {_STAGED}))"
         ).fetchone()
         day_only, month_only = day_only + day, month_only + month
     if day_only and month_only:

@@ -54,7 +54,8 @@ def test_bad_date_names_file_row_and_column_and_stores_nothing(wcon, write_file)
     bad = write_file("bad.csv", "lead_id,stage,occurred_at\nL7,lead,2026-02-01\nL8,lead,31/02/2026\n")
     with pytest.raises(BadInput) as caught:
         import_file(wcon, "events", bad)
-    assert str(caught.value) == "bad.csv, row 2 (line 3), column 'occurred_at': '31/02/2026' is not a date or time"
+    assert str(caught.value) == ("bad.csv, row 2 (line 3), column 'occurred_at': '31/02/2026' is not a date or time "
+                                 "(read day-first; give --monthfirst if it is not)")
     assert count(wcon, "events") == 3  # the earlier import is intact, nothing of bad.csv added
     assert import_log(wcon)["file_name"].tolist() == ["good.csv"]
 
