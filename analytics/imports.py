@@ -412,17 +412,16 @@ def _parts(con: duckdb.DuckDBPyConnection, plan: Plan, options: ImportOptions, n
             raise BadInput("the stage given for the whole file must not be empty", file=name)
         resolved["stage"] = _add_constant_column(con, "(stage)", options.stage.strip())
     if plan.table.name != "events" or not (plan.stage_dates or options.status):
-        select = _typed_select(plan, resolved, day_first)
-        _check_values(con, plan.table, resolved, select, name, day_first)
-        return [select]
+        _check_values(con, plan.table, resolved, "TRUE", name, day_first)
+        return [_typed_select(plan, resolved, day_first)]
 
     shared = {k: v for k, v in resolved.items() if k not in ("value", "(status)", "(status date)")}
     parts = []
     for stage, header in plan.stage_dates.items():
         part = {**shared, "stage": _add_constant_column(con, f"(stage {stage})", stage), "occurred_at": header}
-        select = _typed_select(plan, part, day_first, where=f"nullif(trim({quote_ident(header)}), '') IS NOT NULL")
-        _check_values(con, plan.table, part, select, name, day_first)
-        parts.append(select)
+        dated = f"nullif(trim({quote_ident(header)}), '') IS NOT NULL"
+        _check_values(con, plan.table, part, dated, name, day_first)
+        parts.append(_typed_select(plan, part, day_first, where=dated))
     if options.status:
         status_stage = _status_stages(con, resolved["(status)"], options.status_map)
         part = {**shared, "stage": status_stage, "occurred_at": resolved["(status date)"],
@@ -434,9 +433,9 @@ def _parts(con: duckdb.DuckDBPyConnection, plan: Plan, options: ImportOptions, n
         if undated:
             raise BadInput(f"is '{undated[1]}' but has no date in '{part['occurred_at']}'", file=name,
                            row=undated[0], column=resolved["(status)"])
-        select = _typed_select(plan, part, day_first, where=f"{quote_ident(status_stage)} IS NOT NULL")
-        _check_values(con, plan.table, part, select, name, day_first)
-        parts.append(select)
+        has_stage = f"{quote_ident(status_stage)} IS NOT NULL"
+        _check_values(con, plan.table, part, has_stage, name, day_first)
+        parts.append(_typed_select(plan, part, day_first, where=has_stage))
     if not parts:
         raise BadInput("no stage columns: give --stage-date STAGE=COLUMN or --status COLUMN --status-date COLUMN",
                        file=name)
@@ -474,32 +473,38 @@ def _responses_part(con: duckdb.DuckDBPyConnection, plan: Plan, responses: tuple
 
 
 def _check_values(
-    con: duckdb.DuckDBPyConnection, table: Table, resolved: dict[str, str], typed: str, name: str, day_first: bool
+    con: duckdb.DuckDBPyConnection, table: Table, resolved: dict[str, str], where: str, name: str, day_first: bool
 ) -> None:
-    """Raise BadInput for the first row with a value that is missing, malformed or impossible."""
+    """Raise BadInput for the first row with a value that is missing, malformed or impossible (one scan)."""
+    typed = {c.name: f"({_typed_expr(c, quote_ident(resolved[c.name]), day_first)})"
+             for c in table.columns if c.name in resolved}
     checks: list[tuple[str, str, str]] = []  # (column, condition true for a bad row, what is wrong)
     for column in table.columns:
         if column.name not in resolved:
             continue
-        raw = f"nullif(trim(s.{quote_ident(resolved[column.name])}), '')"
+        raw = f"nullif(trim({quote_ident(resolved[column.name])}), '')"
         if column.sql_type in _EXPECTED:
-            form = " (read day-first; give --monthfirst if it is not)" if day_first and column.sql_type in ("TIMESTAMP", "DATE") else ""
-            checks.append((column.name, f"{raw} IS NOT NULL AND t.{column.name} IS NULL",
+            dated = day_first and column.sql_type in ("TIMESTAMP", "DATE")
+            form = " (read day-first; give --monthfirst if it is not)" if dated else ""
+            checks.append((column.name, f"{raw} IS NOT NULL AND {typed[column.name]} IS NULL",
                            f"is not {_EXPECTED[column.sql_type]}{form}"))
         if column.required:
             checks.append((column.name, f"{raw} IS NULL", "is empty, but every row needs a value"))
         if column.name in COUNT_COLUMNS:
-            checks.append((column.name, f"t.{column.name} < 0", "is negative, which a count or amount cannot be"))
+            checks.append((column.name, f"{typed[column.name]} < 0", "is negative, which a count or amount cannot be"))
     if table.name == "experiment_variants" and "conversions" in resolved:
-        checks.append(("conversions", "t.conversions > t.units", "is larger than units"))
-    for column, bad, problem in checks:
-        found = con.execute(
-            f"SELECT t.{ROW}, s.{quote_ident(resolved[column])} FROM ({typed}) t "
-            f"JOIN {_STAGED} s ON s.{ROW} = t.{ROW} WHERE {bad} ORDER BY t.{ROW} LIMIT 1"
-        ).fetchone()
-        if found:
-            shown = "" if found[1] is None or not found[1].strip() else f"'{_clip(found[1])}' "
-            raise BadInput(f"{shown}{problem}", file=name, row=found[0], column=resolved[column])
+        checks.append(("conversions", f"{typed['conversions']} > {typed['units']}", "is larger than units"))
+    if not checks:
+        return
+    firsts = con.execute(f"SELECT {', '.join(f'min({ROW}) FILTER (WHERE {bad})' for _, bad, _ in checks)} "
+                         f"FROM {_STAGED} WHERE {where}").fetchone()
+    found = [(row, i) for i, row in enumerate(firsts) if row is not None]
+    if found:
+        row, i = min(found)
+        column, _, problem = checks[i]
+        value = con.execute(f"SELECT {quote_ident(resolved[column])} FROM {_STAGED} WHERE {ROW} = ?", [row]).fetchone()[0]
+        shown = "" if value is None or not value.strip() else f"'{_clip(value)}' "
+        raise BadInput(f"{shown}{problem}", file=name, row=row, column=resolved[column])
 
 
 def _clip(value: str, limit: int = 60) -> str:
