@@ -7,8 +7,31 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-# Colour-blind-safe qualitative palette (Okabe-Ito, without black), one colour per channel.
+# Colour-blind-safe qualitative palette (Okabe-Ito, without black), then Tableau's for more groups.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#7f7f7f"]
+EXTRA = ["#4E79A7", "#F28E2B", "#59A14F", "#B07AA1", "#9C755F", "#EDC948", "#76B7B2", "#FF9DA7"]
+# A group keeps its colour on every page and under every filter: the common channels are fixed, any
+# other name gets a colour from its letters.
+FIXED_COLOURS = {
+    "display": PALETTE[0], "paid_search": PALETTE[1], "newsletter": PALETTE[2], "webinar": PALETTE[3],
+    "whitepaper": PALETTE[4], "proposal_download": PALETTE[5], "free_trial": PALETTE[6], "referral": PALETTE[7],
+    "(none)": "#bdbdbd",
+}
+
+
+def colour_of(group: str) -> str:
+    """The colour `group` (a channel, campaign, seniority ...) has on every chart."""
+    if group in FIXED_COLOURS:
+        return FIXED_COLOURS[group]
+    return EXTRA[sum(ord(c) * (i + 1) for i, c in enumerate(group)) % len(EXTRA)]
+
+
+def label(name: str) -> str:
+    """A stage, channel or column name as people read it: 'paid_search' -> 'Paid search', 'mql' -> 'MQL'."""
+    words = str(name).replace("_", " ")
+    upper = {"mql": "MQL", "sql": "SQL", "ctr": "CTR", "ci": "CI", "id": "ID", "p": "p", "km": "KM"}
+    text = " ".join(upper.get(w.lower(), w) for w in words.split(" "))
+    return text[:1].upper() + text[1:]
 
 
 def styled(figure: go.Figure, height: int = 380) -> go.Figure:
@@ -28,8 +51,10 @@ def styled(figure: go.Figure, height: int = 380) -> go.Figure:
 
 def weekly_leads(table: pd.DataFrame) -> go.Figure:
     """Stacked weekly new leads per channel."""
-    figure = px.bar(table, x="week", y="leads", color="channel", color_discrete_sequence=PALETTE,
+    figure = px.bar(table, x="week", y="leads", color="channel",
+                    color_discrete_map={c: colour_of(c) for c in table["channel"].unique()},
                     labels={"week": "Week starting", "leads": "New leads", "channel": "Channel"})
+    figure.for_each_trace(lambda trace: trace.update(name=label(trace.name)))
     return styled(figure)
 
 
