@@ -39,13 +39,13 @@ def styled(figure: go.Figure, height: int = 380) -> go.Figure:
     figure.update_layout(
         height=height,
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        font={"size": 14},
+        font={"size": 14, "family": "Source Sans Pro, Source Sans 3, sans-serif", "color": "#1f2937"},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0, "title": None},
         plot_bgcolor="white",
         hovermode="x unified",
     )
-    figure.update_xaxes(showgrid=False)
-    figure.update_yaxes(gridcolor="#e5e7eb", zeroline=False)
+    figure.update_xaxes(showgrid=False, automargin=True, title_standoff=12)
+    figure.update_yaxes(gridcolor="#e5e7eb", zeroline=False, automargin=True, title_standoff=12)
     return figure
 
 
@@ -54,7 +54,10 @@ def weekly_leads(table: pd.DataFrame) -> go.Figure:
     figure = px.bar(table, x="week", y="leads", color="channel",
                     color_discrete_map={c: colour_of(c) for c in table["channel"].unique()},
                     labels={"week": "Week starting", "leads": "New leads", "channel": "Channel"})
-    figure.for_each_trace(lambda trace: trace.update(name=label(trace.name)))
+    partial = table.groupby("week")["partial"].first()
+    figure.for_each_trace(lambda trace: trace.update(
+        name=label(trace.name), marker_opacity=[0.35 if partial.get(pd.Timestamp(w).date(), False) else 1.0
+                                                for w in trace.x]))
     return styled(figure)
 
 
@@ -66,35 +69,47 @@ def funnel(table: pd.DataFrame) -> go.Figure:
     """The overall funnel: bars per stage labelled with count, rate from previous and from first."""
     labels = [f"{int(c):,} · {_percent(p)} of previous · {_percent(f)} of first" if s > 1 else f"{int(c):,}"
               for c, p, f, s in zip(table["count"], table["rate_from_previous"], table["rate_from_first"], table["step"])]
-    figure = go.Figure(go.Funnel(y=table["stage"], x=table["count"], text=labels, textinfo="text",
-                                 textposition="outside", cliponaxis=False,
+    widest = max(int(table["count"].max()), 1)
+    # Text inside bars wide enough to hold it, beside narrow ones.
+    positions = ["inside" if c / widest > 0.55 else "outside" for c in table["count"]]
+    labels = [text if where == "inside" else "\u00a0\u00a0" + text for text, where in zip(labels, positions)]
+    figure = go.Figure(go.Funnel(y=[label(s) for s in table["stage"]], x=table["count"], text=labels,
+                                 textinfo="text", textposition=positions, cliponaxis=False,
+                                 textfont={"size": 15}, insidetextfont={"color": "white"},
                                  marker={"color": PALETTE[0]}, connector={"fillcolor": "#dbeafe"},
                                  hovertemplate="%{y}: %{x:,}<extra></extra>"))
-    return styled(figure, height=120 + 70 * len(table))
+    figure = styled(figure, height=120 + 70 * len(table))
+    figure.update_yaxes(tickfont={"size": 16})
+    return figure
 
 
 def breakdown(table: pd.DataFrame, small: int) -> go.Figure:
-    """Per transition, the rate from previous of each group with its 95% interval; small groups greyed."""
+    """Per transition, the rate from previous of each group with its 95% interval, on one shared scale.
+
+    Groups with fewer than `small` units at the step before are grey and marked "small": too few to rank.
+    """
     steps = table[table["step"] > 1]
-    transitions = [f"{a} → {b}" for a, b in zip(table.loc[table["step"] < table["step"].max(), "stage"].unique(),
-                                                  steps["stage"].unique())]
+    stages = table.drop_duplicates("step").set_index("step")["stage"]
+    transitions = [f"{label(stages[k - 1])} → {label(stages[k])}" for k in sorted(steps["step"].unique())]
     figure = make_subplots(rows=1, cols=len(transitions), subplot_titles=transitions, shared_yaxes=True,
-                           horizontal_spacing=0.03)
+                           horizontal_spacing=0.04)
     entrants = table[table["step"] == 1].set_index("group")["count"]
     order = entrants.sort_values().index.tolist()
-    for col, (stage, part) in enumerate(steps.groupby("step", sort=True), start=1):
+    top = float(steps["ci_high"].max()) if steps["ci_high"].notna().any() else 1.0
+    for col, (_, part) in enumerate(steps.groupby("step", sort=True), start=1):
         part = part.set_index("group").reindex(order)
         previous = part["count"] + part["dropoff"].fillna(0)
-        colours = [PALETTE[0] if n >= small else "#c0c4cc" for n in previous]
         figure.add_trace(go.Bar(
-            y=[f"{g} (small)" if n < small else g for g, n in zip(part.index, previous)],
-            x=part["rate_from_previous"], orientation="h", marker_color=colours, showlegend=False,
+            y=[f"{label(g)} (small)" if n < small else label(g) for g, n in zip(part.index, previous)],
+            x=part["rate_from_previous"], orientation="h", showlegend=False,
+            marker_color=[colour_of(g) if n >= small else "#c0c4cc" for g, n in zip(part.index, previous)],
+            text=[_percent(r) for r in part["rate_from_previous"]], textposition="outside", cliponaxis=False,
             error_x={"type": "data", "symmetric": False, "array": part["ci_high"] - part["rate_from_previous"],
-                     "arrayminus": part["rate_from_previous"] - part["ci_low"], "color": "#374151", "thickness": 1.2},
+                     "arrayminus": part["rate_from_previous"] - part["ci_low"], "color": "#6b7280", "thickness": 1},
             customdata=list(zip(part["count"], previous)),
             hovertemplate="%{y}: %{x:.1%} (%{customdata[0]:,} of %{customdata[1]:,})<extra></extra>"), row=1, col=col)
-        figure.update_xaxes(tickformat=".0%", rangemode="tozero", row=1, col=col)
-    figure = styled(figure, height=140 + 34 * len(order))
+        figure.update_xaxes(tickformat=".0%", range=[0, top * 1.25], row=1, col=col)
+    figure = styled(figure, height=140 + 36 * len(order))
     figure.update_layout(hovermode="closest")
     return figure
 
@@ -110,6 +125,6 @@ def over_time(table: pd.DataFrame, stage: str) -> go.Figure:
             x=pd.to_datetime(rows["period"]), y=rows["rate_from_first"], name=name, mode="lines+markers",
             line={"color": PALETTE[0] if finished else "#9ca3af", "dash": dash}, marker={"symbol": symbol, "size": 8},
             hovertemplate="%{x|%d %b %Y}: %{y:.1%}<extra>" + name + "</extra>"))
-    figure.update_yaxes(tickformat=".0%", rangemode="tozero", title=f"Entrants reaching {stage}")
+    figure.update_yaxes(tickformat=".0%", rangemode="tozero", title=f"Entrants reaching {label(stage)}")
     figure.update_xaxes(title="Entry period")
     return styled(figure)

@@ -97,7 +97,7 @@ def main() -> None:
     from pages import campaigns, channels, cohorts, data, experiments, funnel, overview, time_to_convert
 
     pages = [
-        st.Page(overview.render, title="Overview", icon=":material/dashboard:", url_path="overview", default=True),
+        st.Page(overview.render, title="Overview", icon=":material/dashboard:", default=True),
         st.Page(funnel.render, title="Funnel", icon=":material/filter_alt:", url_path="funnel"),
         st.Page(time_to_convert.render, title="Time to convert", icon=":material/timer:", url_path="time-to-convert"),
         st.Page(cohorts.render, title="Cohorts", icon=":material/grid_on:", url_path="cohorts"),

@@ -167,8 +167,11 @@ def dropped_leads(con: duckdb.DuckDBPyConnection, spec: FunnelSpec, filters: Fil
     return dropped.rename(columns={"unit_id": f"{spec.unit}_id", "grp": "group"})
 
 
-def largest_dropoff(table: pd.DataFrame) -> str:
-    """One plain sentence naming the step with the largest drop-off of a `funnel` table (all groups)."""
+def largest_dropoff(table: pd.DataFrame, spec: FunnelSpec | None = None) -> str:
+    """One plain sentence naming the step with the largest drop-off of a `funnel` table (all groups).
+
+    With the table's `spec`, a step without a window says that recent units count as dropped.
+    """
     totals = table.groupby("step").agg(stage=("stage", "first"), count=("count", "sum"), open=("unfinished", "sum"))
     if totals.empty or totals["count"].iloc[0] == 0:
         return "No one entered the funnel in this selection."
@@ -183,7 +186,11 @@ def largest_dropoff(table: pd.DataFrame) -> str:
         f"({drop / before['count']:.0%}) did not get to {after['stage']}"
     )
     still_open = int(after["open"])
-    return f"{sentence}, {still_open:,} of them still inside their window." if still_open else f"{sentence}."
+    sentence = f"{sentence}, {still_open:,} of them still inside their window." if still_open else f"{sentence}."
+    if spec is not None and spec.transition_windows[step - 2] is None:
+        sentence += (f" {before['stage']} → {after['stage']} has no time limit, so recent units that may still get "
+                     "there count as dropped: give it a window to track them.")
+    return sentence
 
 
 def _check_by(con: duckdb.DuckDBPyConnection, by: str) -> None:

@@ -9,7 +9,8 @@ import duckdb
 import pandas as pd
 
 from analytics.filters import Filters
-from analytics.funnel import LEAD_COLUMNS
+from analytics.channels import channel_comparison
+from analytics.funnel import LEAD_COLUMNS, FunnelSpec, funnel
 from analytics.schema import DATA_TABLES, FUNNEL_STAGES
 
 
@@ -25,6 +26,17 @@ class WarehouseSummary:
     @property
     def is_empty(self) -> bool:
         return not any(self.rows.values())
+
+
+@dataclass(frozen=True)
+class HeadlineFigures:
+    """The funnel of the selection in four numbers, and what was spent (None: no spend recorded)."""
+
+    leads: int
+    mql: int
+    sql: int
+    won: int
+    spend: float | None
 
 
 @dataclass(frozen=True)
@@ -58,7 +70,11 @@ def filter_choices(con: duckdb.DuckDBPyConnection) -> FilterChoices:
 
 
 def weekly_leads(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
-    """New leads per week (Monday) and channel: one row per (week, channel), weeks as dates."""
+    """New leads per week (Monday) and channel: one row per (week, channel), weeks as dates.
+
+    `partial` marks the first week (when the data starts after its Monday) and the week of the as-of date:
+    their bars are short because the data covers part of them, not because fewer leads came.
+    """
     where, params = ["TRUE"], []
     if filters.start:
         where.append("created_at >= ?")
@@ -84,11 +100,15 @@ def weekly_leads(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFra
                    coalesce(e.channel, l.channel, '(none)') AS channel, coalesce(e.campaign_id, l.campaign_id) AS campaign_id
             FROM entries e FULL JOIN leads l ON l.lead_id = e.lead_id
         )
-        SELECT date_trunc('week', created_at)::DATE AS week, channel, count(*) AS leads
-        FROM leads_seen WHERE created_at IS NOT NULL AND {' AND '.join(where)}
+        SELECT date_trunc('week', created_at)::DATE AS week, channel, count(*) AS leads,
+               -- a week the data covers only in part: before the first lead or after the as-of instant
+               date_trunc('week', created_at) < date_trunc('week', (SELECT min(created_at) FROM leads_seen)) + INTERVAL 7 DAY
+                   AND (SELECT min(created_at) FROM leads_seen) > date_trunc('week', (SELECT min(created_at) FROM leads_seen))
+               OR date_trunc('week', created_at) + INTERVAL 7 DAY > ? AS partial
+        FROM leads_seen WHERE created_at IS NOT NULL AND created_at < ? AND {' AND '.join(where)}
         GROUP BY ALL ORDER BY week, channel
         """,
-        params,
+        [filters.as_of_end, filters.as_of_end, *params],
     ).df()
 
 
@@ -103,3 +123,10 @@ def breakdown_attributes(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
     keys = [r[0] for r in con.execute(
         "SELECT DISTINCT unnest(map_keys(attributes)) AS k FROM leads ORDER BY k").fetchall()]
     return (*LEAD_COLUMNS, *keys)
+
+
+def headline_figures(con: duckdb.DuckDBPyConnection, filters: Filters) -> HeadlineFigures:
+    """Entrants of the range and how many reached MQL, SQL and won (the funnel's counts), and the spend."""
+    counts = funnel(con, FunnelSpec(), filters)["count"].astype(int).tolist()
+    spend = channel_comparison(con, filters)["spend"].sum(min_count=1)
+    return HeadlineFigures(*counts, spend=None if pd.isna(spend) else float(spend))

@@ -49,19 +49,28 @@ def render() -> None:
     if overall["count"].iloc[0] == 0:
         st.info("No one entered the funnel with these filters.")
         return
-    st.info(largest_dropoff(overall), icon=":material/trending_down:")
-    st.plotly_chart(charts.funnel(overall), width="stretch")
+    st.info(largest_dropoff(overall, spec), icon=":material/trending_down:")
+    st.plotly_chart(charts.funnel(overall), width="stretch", theme=None)
     st.dataframe(
-        overall.drop(columns=["group"]), hide_index=True, width="stretch",
-        column_config={c: st.column_config.NumberColumn(c.replace("_", " "), format="percent")
-                       for c in ("rate_from_previous", "rate_from_first", "ci_low", "ci_high")})
-    st.caption("Rates are over all entrants; ci low / high is the 95% Wilson interval of the rate from the "
-                  "previous step; unfinished counts leads still inside their window, who may yet convert.")
+        overall.drop(columns=["group"]).assign(stage=overall["stage"].map(charts.label)),
+        hide_index=True, width="stretch",
+        column_config={
+            "stage": "Stage", "step": None,
+            "count": st.column_config.NumberColumn("Reached", format="localized"),
+            "dropoff": st.column_config.NumberColumn("Dropped", format="localized"),
+            "rate_from_previous": st.column_config.NumberColumn("Of previous step", format="percent"),
+            "rate_from_first": st.column_config.NumberColumn("Of entrants", format="percent"),
+            "ci_low": st.column_config.NumberColumn("95% interval from", format="percent"),
+            "ci_high": st.column_config.NumberColumn("95% interval to", format="percent"),
+            "unfinished": st.column_config.NumberColumn("Still inside window", format="localized"),
+        })
+    st.caption("Rates are over all entrants; the 95% interval (Wilson) is that of the rate of the previous step. "
+               "Still inside window: leads that have not reached the stage yet but still may.")
 
     if spec.by:
-        st.subheader(f"By {spec.by.replace('_', ' ')}")
+        st.subheader(f"By {charts.label(spec.by).lower()}")
         groups = run_query(funnel, spec, filters)
-        st.plotly_chart(charts.breakdown(groups, SMALL_GROUP), width="stretch")
+        st.plotly_chart(charts.breakdown(groups, SMALL_GROUP), width="stretch", theme=None)
         st.caption(f"Rate from the previous step with its 95% interval. Grey bars: fewer than {SMALL_GROUP} "
                    "units reached the step before, too few to rank. First-touch attribution; "
                    "'(none)' holds units without a value, so groups add up to the total.")
@@ -69,7 +78,7 @@ def render() -> None:
     st.subheader("Conversion over time")
     by_period = run_query(funnel_over_time, FunnelSpec(**{**spec.__dict__, "by": None}), filters)
     target = st.selectbox("Entrants reaching", spec.stages[1:], index=min(1, len(spec.stages) - 2), key="over_time_stage")
-    st.plotly_chart(charts.over_time(by_period, target), width="stretch")
+    st.plotly_chart(charts.over_time(by_period, target), width="stretch", theme=None)
     st.caption("Hollow grey points are periods whose leads may still convert (period end plus the windows "
                "along the funnel is after the as-of date): their rates can still rise, they are not a drop.")
 
@@ -78,7 +87,12 @@ def render() -> None:
     dropped = run_query(dropped_leads, spec, filters, spec.stages.index(step) + 1)
     st.caption(f"{len(dropped):,} {spec.unit}s reached {spec.stages[spec.stages.index(step) - 1]} but not {step}"
                f" ({int(dropped['unfinished'].sum()):,} still inside their window).")
-    st.dataframe(dropped.head(1000), hide_index=True, width="stretch")
+    shown = dropped if spec.by else dropped.drop(columns="group")
+    st.dataframe(shown.head(1000), hide_index=True, width="stretch",
+                 column_config={"lead_id": "Lead", "account_id": "Account", "group": charts.label(spec.by or "group"),
+                                "entered_at": st.column_config.DatetimeColumn("Entered", format="YYYY-MM-DD HH:mm"),
+                                "last_step_at": st.column_config.DatetimeColumn("Last step reached", format="YYYY-MM-DD HH:mm"),
+                                "unfinished": st.column_config.CheckboxColumn("Still inside window")})
     st.download_button("Download as CSV", dropped.to_csv(index=False), file_name=f"dropped_before_{step}.csv",
                        mime="text/csv", icon=":material/download:")
 

@@ -3,7 +3,7 @@
 import streamlit as st
 
 import charts
-from analytics.summary import warehouse_summary, weekly_leads
+from analytics.summary import headline_figures, warehouse_summary, weekly_leads
 from dashboard import run_query, shared_filters
 from pages import reroute
 
@@ -16,18 +16,22 @@ def render() -> None:
             if summary.first_lead else "no lead dates yet")
     st.caption(f"In the warehouse: leads created {span}, from {summary.imports:,} "
                f"import{'s' if summary.imports != 1 else ''}.")
-    tiles = st.columns(4)
-    tiles[0].metric("Leads", f"{summary.rows['leads']:,}")
-    tiles[1].metric("Events", f"{summary.rows['events']:,}")
-    tiles[2].metric("Campaign rows", f"{summary.rows['campaigns']:,}")
-    tiles[3].metric("Experiments rows", f"{summary.rows['experiment_variants'] + summary.rows['experiment_units']:,}")
+    kpis = run_query(headline_figures, filters)
+    tiles = st.columns(5)
+    tiles[0].metric("New leads", f"{kpis.leads:,}")
+    tiles[1].metric("MQL", f"{kpis.mql:,}")
+    tiles[2].metric("SQL", f"{kpis.sql:,}")
+    tiles[3].metric("Won deals", f"{kpis.won:,}")
+    tiles[4].metric("Spend", "–" if kpis.spend is None else f"{kpis.spend:,.0f}")
+    st.caption("Leads that entered in the selected range and how far they got by the as-of date; spend in the "
+               "same range.")
     table = run_query(weekly_leads, filters)
     st.subheader("New leads per week")
     if table.empty:
         st.info("No leads match the filters.")
     else:
-        st.plotly_chart(charts.weekly_leads(table), width="stretch")
-
+        st.plotly_chart(charts.weekly_leads(table), width="stretch", theme=None)
+        st.caption("Pale bars: weeks the data covers only in part (the first week and the current one).")
 
 if __name__ == "__main__":
     reroute()

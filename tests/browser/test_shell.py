@@ -26,7 +26,7 @@ def test_a_deep_link_opened_first_on_a_fresh_server_goes_through_the_router(star
 
 def test_a_shared_link_with_filters_reproduces_the_view_on_a_fresh_server(start_server, demo_template, page):
     server = start_server(demo_template)
-    page.goto(f"{server.url}/overview?channel=webinar&since=2026-01-01")
+    page.goto(f"{server.url}/?channel=webinar&since=2026-01-01")
     expect(page.get_by_role("heading", name="Overview")).to_be_visible()
     expect(page.locator("[data-testid='stMultiSelect']").first).to_contain_text("webinar")
     assert "channel=webinar" in page.url and "since=2026-01-01" in page.url

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from analytics.filters import Filters
+from analytics.funnel import FunnelSpec, funnel
 from analytics.warehouse import reader
 
 
@@ -19,8 +21,10 @@ def test_router_lands_on_the_overview_of_the_demo_warehouse(router_app, demo_db)
     assert not app.exception
     assert app.title[0].value == "Overview"
     with reader(demo_db) as con:
-        events = con.execute("SELECT count(*) FROM events").fetchone()[0]
-    assert [(m.label, m.value) for m in app.metric][:2] == [("Leads", "3,000"), ("Events", f"{events:,}")]
+        counts = funnel(con, FunnelSpec(), Filters())["count"].tolist()
+    shown = {m.label: m.value for m in app.metric}
+    assert [shown[k] for k in ("New leads", "MQL", "SQL", "Won deals")] == [f"{c:,}" for c in counts]
+    assert shown["New leads"] == "3,000"
 
 
 def test_overview_filters_are_read_from_the_url(page_app, demo_db):
@@ -29,6 +33,9 @@ def test_overview_filters_are_read_from_the_url(page_app, demo_db):
     app.run()
     assert not app.exception
     assert app.multiselect(key="channel").value == ["webinar"]
+    with reader(demo_db) as con:
+        webinar = funnel(con, FunnelSpec(), Filters(channels=("webinar",)))["count"].iloc[0]
+    assert app.metric[0].value == f"{webinar:,}" != "3,000"
 
 
 def test_data_page_renders_on_the_demo_and_on_an_empty_warehouse(page_app, demo_db, tmp_path):
