@@ -26,5 +26,9 @@ class BadInput(ValueError):
         self.column = column
 
 
-class WarehouseBusy(RuntimeError):
-    """The warehouse stayed held by another writer for longer than we wait. Exit status 3."""
+class WarehouseUnavailable(RuntimeError):
+    """The warehouse cannot be opened: its folder cannot be written, or another process holds it. Exit status 3."""
+
+
+class WarehouseBusy(WarehouseUnavailable):
+    """The warehouse stayed held by another writer for longer than we wait."""

@@ -22,6 +22,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -37,6 +38,9 @@ KINDS: tuple[str, ...] = ("leads", "events", "campaigns", "sends", "experiments"
 COUNT_COLUMNS = {"impressions", "clicks", "sent", "delivered", "opened", "clicked", "converted",
                  "unsubscribed", "units", "conversions", "spend"}
 DEFAULT_METRIC = "conversion"
+# Dates outside these bounds are placeholders (1900-01-01, Excel's day zero) or typos (2206 for 2026).
+EARLIEST_DATE = date(1980, 1, 1)
+LATEST_YEARS_AHEAD = 10
 _STAGED = f"temp.{STAGE_TABLE}"
 _HASH_CHUNK = 1 << 20
 _OFFSET_AT_END = r"\d[T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)$"
@@ -488,6 +492,11 @@ def _check_values(
             form = " (read day-first; give --monthfirst if it is not)" if dated else ""
             checks.append((column.name, f"{raw} IS NOT NULL AND {typed[column.name]} IS NULL",
                            f"is not {_EXPECTED[column.sql_type]}{form}"))
+        if column.sql_type in ("TIMESTAMP", "DATE"):
+            checks.append((column.name, f"{typed[column.name]} < DATE '{EARLIEST_DATE}'",
+                           f"is before {EARLIEST_DATE.year}: a placeholder rather than a real date"))
+            checks.append((column.name, f"{typed[column.name]} > current_date + INTERVAL {LATEST_YEARS_AHEAD} YEAR",
+                           f"is more than {LATEST_YEARS_AHEAD} years in the future"))
         if column.required:
             checks.append((column.name, f"{raw} IS NULL", "is empty, but every row needs a value"))
         if column.name in COUNT_COLUMNS:

@@ -30,6 +30,7 @@ EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 _CHUNK = 1 << 20
 _SNIFF_CHARS = 1 << 16
+_CSV_BUFFER = 8 << 20  # DuckDB's default (32 MiB) alone exceeds a small memory limit
 _FALLBACK_ENCODING = "cp949"  # a superset of EUC-KR: what Korean Excel writes
 
 
@@ -83,11 +84,17 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> list[st
         delimiter = csv.Sniffer().sniff(sample if "\n" in sample else first_line, delimiters=",;\t|").delimiter
     except csv.Error:
         delimiter = next((d for d in ",;\t|" if d in first_line), ",")
-    headers = [h.strip() or f"column{i + 1}" for i, h in enumerate(next(csv.reader(io.StringIO(sample), delimiter=delimiter)))]
+    try:
+        header = next(csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter), [])
+    except csv.Error as error:
+        raise BadInput(f"its header line cannot be read as CSV: {error}", file=name) from error
+    if not any(h.strip() for h in header):
+        raise BadInput("has no header line naming its columns", file=name)
+    headers = [h.strip() or f"column{i + 1}" for i, h in enumerate(header)]
     _check_headers(headers, name)
     columns = "{" + ", ".join(f"{quote_literal(h)}: 'VARCHAR'" for h in headers) + "}"
     reader = (f"read_csv(?, auto_detect = false, header = true, delim = {quote_literal(delimiter)}, quote = '\"', "
-              f"escape = '\"', strict_mode = true, columns = {columns})")
+              f"escape = '\"', strict_mode = true, buffer_size = {_CSV_BUFFER}, columns = {columns})")
     try:
         con.execute(f"CREATE TEMP TABLE {STAGE_TABLE} AS SELECT * FROM {reader}", [str(path)])
     except duckdb.Error as error:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from analytics.errors import WarehouseBusy
+from analytics.errors import WarehouseBusy, WarehouseUnavailable
 from analytics.schema import LATEST_VERSION, migrate, schema_version
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -78,8 +78,11 @@ def writer(
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-write connection to an up-to-date warehouse, created if missing, closed on exit."""
     target = db_path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    con = _open(target, read_only=False, timeout=timeout, on_wait=on_wait)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        con = _open(target, read_only=False, timeout=timeout, on_wait=on_wait)
+    except (OSError, duckdb.IOException) as error:
+        raise WarehouseUnavailable(f"the warehouse {target} cannot be opened for writing: {error}") from error
     try:
         migrate(con)
         yield con

@@ -6,7 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from analytics import imports
-from analytics.errors import BadInput, WarehouseBusy
+from analytics.errors import BadInput, WarehouseUnavailable
 from analytics.summary import warehouse_summary
 from dashboard import run_query, run_write
 from pages import reroute
@@ -95,7 +95,7 @@ def _import(upload, kind: str, options: imports.ImportOptions, path: Path, mappi
     try:
         result = run_write(lambda con: imports.import_file(con, kind, path, chosen, imported_by="dashboard",
                                                            file_name=upload.name))
-    except (BadInput, WarehouseBusy) as error:
+    except (BadInput, WarehouseUnavailable) as error:
         st.error(f"Not imported: {error}. Nothing was stored from this file.", icon=":material/error:")
         if isinstance(error, BadInput) and error.row:
             _, around = imports.preview_file(kind, path, chosen, file_name=upload.name,
