@@ -5,6 +5,7 @@ import streamlit as st
 import charts
 from analytics.durations import parse_window_option
 from analytics.errors import BadInput
+from analytics.exports import safe_csv
 from analytics.funnel import FunnelSpec, dropped_leads, funnel, funnel_over_time, largest_dropoff
 from analytics.summary import breakdown_attributes, stage_names
 from dashboard import run_query, shared_filters
@@ -93,7 +94,7 @@ def render() -> None:
                                 "entered_at": st.column_config.DatetimeColumn("Entered", format="YYYY-MM-DD HH:mm"),
                                 "last_step_at": st.column_config.DatetimeColumn("Last step reached", format="YYYY-MM-DD HH:mm"),
                                 "unfinished": st.column_config.CheckboxColumn("Still inside window")})
-    st.download_button("Download as CSV", dropped.to_csv(index=False), file_name=f"dropped_before_{step}.csv",
+    st.download_button("Download as CSV", safe_csv(dropped), file_name=f"dropped_before_{step}.csv",
                        mime="text/csv", icon=":material/download:")
 
 
