@@ -175,7 +175,7 @@ def import_file(
     described = options.describe()
     digest = content_hash(source)
     earlier = con.execute(
-        "SELECT import_id, kind FROM imports WHERE content_hash = ? AND options = ? "
+        "SELECT import_id, kind FROM imports WHERE content_hash = ? AND options = ? AND removed_at IS NULL "
         "AND (kind = ? OR (? = 'experiments' AND kind LIKE 'experiment%')) ORDER BY import_id LIMIT 1",
         [digest, described, kind, kind],
     ).fetchone()
@@ -553,17 +553,21 @@ def _current_user() -> str:
 
 
 def import_log(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Every import, newest first."""
+    """Every import, newest first, removed ones included with who removed them and when."""
     return con.execute(
         "SELECT import_id, imported_at, file_name, kind AS table_name, rows_read, rows_added, "
-        "rows_skipped, options, imported_by, content_hash FROM imports ORDER BY import_id DESC"
+        "rows_skipped, options, imported_by, removed_at, removed_by, content_hash "
+        "FROM imports ORDER BY import_id DESC"
     ).df()
 
 
-def remove_import(con: duckdb.DuckDBPyConnection, import_id: int) -> dict[str, int]:
-    """Delete exactly the rows import `import_id` added, and its log entry, in one transaction."""
-    if not con.execute("SELECT count(*) FROM imports WHERE import_id = ?", [import_id]).fetchone()[0]:
+def remove_import(con: duckdb.DuckDBPyConnection, import_id: int, removed_by: str | None = None) -> dict[str, int]:
+    """Delete exactly the rows import `import_id` added, in one transaction; the log keeps the entry as removed."""
+    found = con.execute("SELECT removed_at FROM imports WHERE import_id = ?", [import_id]).fetchone()
+    if found is None:
         raise BadInput(f"there is no import #{import_id}; `python -m analytics import-log` lists them")
+    if found[0] is not None:
+        raise BadInput(f"import #{import_id} was already removed on {found[0]:%Y-%m-%d %H:%M}")
     removed: dict[str, int] = {}
     con.execute("BEGIN TRANSACTION")
     try:
@@ -571,7 +575,8 @@ def remove_import(con: duckdb.DuckDBPyConnection, import_id: int) -> dict[str, i
             count = con.execute(f"DELETE FROM {table} WHERE import_id = ?", [import_id]).fetchone()[0]
             if count:
                 removed[table] = int(count)
-        con.execute("DELETE FROM imports WHERE import_id = ?", [import_id])
+        con.execute("UPDATE imports SET removed_at = current_localtimestamp(), removed_by = ? WHERE import_id = ?",
+                    [removed_by or _current_user(), import_id])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

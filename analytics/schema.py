@@ -94,6 +94,11 @@ MIGRATIONS: tuple[str, ...] = (
         import_id BIGINT NOT NULL
     );
     """,
+    # 3: a removed import stays in the log, with who removed it and when.
+    """
+    ALTER TABLE imports ADD COLUMN removed_at TIMESTAMP;
+    ALTER TABLE imports ADD COLUMN removed_by VARCHAR;
+    """,
 )
 
 LATEST_VERSION = len(MIGRATIONS)

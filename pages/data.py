@@ -143,12 +143,14 @@ def render() -> None:
     st.caption(f"Latest: #{latest['import_id']} {latest['file_name']}, {latest['rows_added']:,} rows added to "
                f"{latest['table_name']} on {latest['imported_at']:%Y-%m-%d %H:%M} UTC.")
     st.dataframe(log.drop(columns=["content_hash"]), hide_index=True, width="stretch",
-                 column_config={"imported_at": st.column_config.DatetimeColumn("Imported at", format="YYYY-MM-DD HH:mm")})
+                 column_config={"imported_at": st.column_config.DatetimeColumn("Imported at", format="YYYY-MM-DD HH:mm"),
+                                "removed_at": st.column_config.DatetimeColumn("Removed at", format="YYYY-MM-DD HH:mm")})
+    active = log[log["removed_at"].isna()]
     with st.expander("Remove an import"):
-        chosen = st.selectbox("Import", log["import_id"].tolist(),
-                              format_func=lambda i: f"#{i} {log.set_index('import_id').at[i, 'file_name']}")
-        if st.button("Remove its rows", icon=":material/delete:"):
-            removed = run_write(lambda con: imports.remove_import(con, int(chosen)))
+        chosen = st.selectbox("Import", active["import_id"].tolist(),
+                              format_func=lambda i: f"#{i} {active.set_index('import_id').at[i, 'file_name']}")
+        if chosen is not None and st.button("Remove its rows", icon=":material/delete:"):
+            removed = run_write(lambda con: imports.remove_import(con, int(chosen), removed_by="dashboard"))
             st.success(f"Removed import #{chosen}: " + (", ".join(f"{n:,} {t}" for t, n in removed.items())
                                                        or "it had added no rows") + ".")
             st.rerun()

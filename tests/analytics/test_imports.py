@@ -102,12 +102,16 @@ def test_duplicate_rows_within_a_file_are_kept_once(wcon, write_file):
 def test_removing_an_import_removes_exactly_its_rows(wcon, write_file):
     first = import_file(wcon, "events", write_file("a.csv", EVENTS))
     second = import_file(wcon, "events", write_file("b.csv", EVENTS + "L3,lead,2026-01-07,referral\n"))
-    removed = remove_import(wcon, second.import_id)
+    removed = remove_import(wcon, second.import_id, removed_by="ana")
     assert removed == {"events": 1}
     assert count(wcon, "events") == 3
-    assert import_log(wcon)["import_id"].tolist() == [first.import_id]
+    log = import_log(wcon).set_index("import_id")
+    assert log.at[second.import_id, "removed_by"] == "ana" and pd.notna(log.at[second.import_id, "removed_at"])
+    assert pd.isna(log.at[first.import_id, "removed_at"])
     with pytest.raises(BadInput, match="there is no import #99"):
         remove_import(wcon, 99)
+    with pytest.raises(BadInput, match=f"import #{second.import_id} was already removed"):
+        remove_import(wcon, second.import_id)
 
 
 def test_a_removed_file_can_be_imported_again(wcon, write_file):
