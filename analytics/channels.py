@@ -276,17 +276,16 @@ def _step(tested: pd.DataFrame, pairs: pd.DataFrame, small_groups: list[str], fr
                  | ((pairs["group_a"] == worst["group"]) & (pairs["group_b"] == best["group"]))]
     p_pair = float(pair["p_value"].iloc[0]) if len(pair) else math.nan
     significant = bool(p_pair < alpha)
-    verdict = "significant" if significant else "not significant"
-    p_text = abstats.format_p(p_pair)
+    verdict = ("significant: too large to be chance" if significant
+               else "not significant: it could be chance")
+    units = "leads" if from_stage == "lead" else f"{from_stage.upper()}s"
     row |= {
         "chi2": float(result.statistic), "dof": int(result.dof), "p_value": float(result.pvalue),
         "best": best["group"], "best_rate": float(best["rate"]), "worst": worst["group"],
         "worst_rate": float(worst["rate"]), "p_best_vs_worst": p_pair, "significant": significant,
         "sentence": (
-            f"{label}: {best['group']} converts best ({best['rate']:.1%} of {best['units']:,}) and "
-            f"{worst['group']} worst ({worst['rate']:.1%} of {worst['units']:,}); the difference is {verdict} "
-            f"({p_text} after Holm's correction over {len(pairs)} pair{'s' if len(pairs) != 1 else ''}; across all "
-            f"{len(tested)} {noun}s {abstats.format_p(float(result.pvalue))})."
+            f"{label}: {best['group']} converts best ({best['rate']:.1%} of {best['units']:,} {units}) and "
+            f"{worst['group']} worst ({worst['rate']:.1%} of {worst['units']:,}); the difference is {verdict}."
         ),
     }  # fmt: skip
     return row

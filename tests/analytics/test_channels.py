@@ -213,7 +213,7 @@ def test_best_and_worst_sentence_ranks_only_groups_big_enough():
     # tiny converts 100% but has 10 leads: flagged, not ranked.
     assert (lead_mql["best"], lead_mql["worst"]) == ("c", "b")
     assert lead_mql["small_groups"] == "tiny"
-    assert lead_mql["sentence"].startswith("Lead → MQL: c converts best (40.0% of 500) and b worst (20.0% of 300)")
+    assert lead_mql["sentence"].startswith("Lead → MQL: c converts best (40.0% of 500 leads) and b worst (20.0% of 300)")
     assert "the difference is significant" in lead_mql["sentence"]
 
 
