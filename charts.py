@@ -14,8 +14,9 @@ EXTRA = ["#4E79A7", "#F28E2B", "#59A14F", "#B07AA1", "#9C755F", "#EDC948", "#76B
 # other name gets a colour from its letters.
 FIXED_COLOURS = {
     "display": PALETTE[0], "paid_search": PALETTE[1], "newsletter": PALETTE[2], "webinar": PALETTE[3],
-    "whitepaper": PALETTE[4], "proposal_download": PALETTE[5], "free_trial": PALETTE[6], "referral": PALETTE[7],
+    "whitepaper": PALETTE[4], "proposal_download": "#882255", "free_trial": PALETTE[6], "referral": PALETTE[7],
     "(none)": "#bdbdbd",
+    "staff": EXTRA[0], "manager": EXTRA[1], "head": EXTRA[2], "executive": EXTRA[3],
 }
 
 

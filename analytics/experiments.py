@@ -459,9 +459,13 @@ def always_valid(stats: pd.DataFrame, control: str | None = None, tau: float = M
 # --- words for the page and the command line ----------------------------------------------------
 
 
-def headline(results: pd.DataFrame) -> str:
+def headline(results: pd.DataFrame, alpha: float = 0.05) -> str:
     """The one sentence to read first: the verdicts of the variants that differ significantly from
-    control, else the verdict of the variant closest to doing so, naming it and the control."""
+    control, else the verdict of the variant closest to doing so, naming it and the control.
+
+    A significant verdict whose always-valid p-value is not below `alpha` says so: the difference holds
+    at a single look, not for a test that has been checked again and again.
+    """
     if results.empty:
         return "This experiment has no variants yet."
     control = results.loc[results["is_control"], "variant"].iloc[0]
@@ -470,10 +474,19 @@ def headline(results: pd.DataFrame) -> str:
         return f"Only one variant ({control}) so far, so there is nothing to compare it with."
     winners = others[others["significant"].fillna(False).astype(bool)].sort_values("p_value")
     if not winners.empty:
-        return " ".join(winners["verdict"])
+        return " ".join(_qualified(str(v), p, alpha) for v, p in
+                        zip(winners["verdict"], winners["always_valid_p_value"]))
     closest = others.sort_values("p_value", na_position="last").iloc[0]
-    sentence = str(closest["verdict"])
+    sentence = str(closest["verdict"]).replace(": ", " — ", 1)
     return f"{closest['variant']} vs {control}: {sentence[:1].lower()}{sentence[1:]}"
+
+
+def _qualified(verdict: str, always_valid_p: float, alpha: float) -> str:
+    """A significant verdict, with a word of caution when the always-valid p-value is not significant."""
+    if pd.isna(always_valid_p) or always_valid_p < alpha:
+        return verdict
+    return (f"{verdict.rstrip('.')} — significant at a single look; if you have been checking it every "
+            f"week, keep it running (always-valid {abstats.format_p(float(always_valid_p))}).")
 
 
 def srm_warning(results: pd.DataFrame) -> str | None:

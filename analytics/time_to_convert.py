@@ -287,18 +287,25 @@ def compare_groups(con: duckdb.DuckDBPyConnection, spec: ConversionSpec, filters
 
 
 def speed_sentence(table: pd.DataFrame, test: LogRank, label: str = "group") -> str:
-    """One plain sentence on the groups of a `time_to_convert` table and its log-rank test."""
+    """One plain sentence on the groups of a `time_to_convert` table and its log-rank test (named only
+    as a p-value: the page explains the test)."""
     rows = table[table["entered"] > 0]
     if test.reason is not None:
         return f"No comparison: {test.reason}."
     fastest = rows.sort_values(["p_convert_in_window", "entered"], ascending=False).iloc[0]
     slowest = rows.sort_values(["p_convert_in_window", "entered"], ascending=[True, False]).iloc[0]
     p = "p < 0.0001" if test.p_value < 0.0001 else f"p = {test.p_value:.4f}".rstrip("0").rstrip(".")
-    verdict = (f"Conversion speed differs by {label} (log-rank {p})" if test.p_value < 0.05
-               else f"No clear difference in conversion speed by {label} yet (log-rank {p})")
-    return (f"{verdict}: {fastest['group']} converts most ({_share(fastest['p_convert_in_window'])}, median "
-            f"{_days(fastest['km_median_days'])}), {slowest['group']} least ({_share(slowest['p_convert_in_window'])}, "
-            f"median {_days(slowest['km_median_days'])}).")
+    verdict = (f"Conversion speed differs by {label} ({p})" if test.p_value < 0.05
+               else f"No clear difference in conversion speed by {label} yet ({p})")
+    return (f"{verdict}: {fastest['group']} converts most ({_outcome(fastest)}), "
+            f"{slowest['group']} least ({_outcome(slowest)}).")
+
+
+def _outcome(row: pd.Series) -> str:
+    """A group's expected share within the window, and when half of it has converted if it gets there."""
+    share = f"{_share(row['p_convert_in_window'])} within the window"
+    median = row["km_median_days"]
+    return share if pd.isna(median) else f"{share}, half of its leads by day {median:.0f}"
 
 
 def naive_vs_honest(row: pd.Series, from_stage: str, to_stage: str) -> str:
@@ -312,10 +319,10 @@ def naive_vs_honest(row: pd.Series, from_stage: str, to_stage: str) -> str:
                 f"{from_stage} went on to {to_stage}")
     if still_open == 0:
         return f"{sentence}; no one is still inside the window, so that is also the final share."
-    return (f"{sentence}; {still_open:,} are still inside their window, and allowing for them "
-            f"{_share(row['p_convert_in_window'])} (95% CI {_share(row['p_convert_ci_low'])} to "
-            f"{_share(row['p_convert_ci_high'])}) are expected to convert within "
-            f"{row['horizon_days']:.0f} days, which the naive share understates.")
+    return (f"{sentence}. But {still_open:,} are still inside their window: allowing for them, "
+            f"{_share(row['p_convert_in_window'])} are expected to convert within "
+            f"{row['horizon_days']:.0f} days (likely between {_share(row['p_convert_ci_low'])} and "
+            f"{_share(row['p_convert_ci_high'])}).")
 
 
 def _share(value: float) -> str:

@@ -116,7 +116,10 @@ def test_two_variants_match_statsmodels_z_test_and_wald_and_log_ratio_intervals(
     assert b["lift"] == pytest.approx((x2 / n2) / (x1 / n1) - 1)
     assert (b["lift_ci_low"], b["lift_ci_high"]) == pytest.approx(np.array(ratio_ci) - 1, rel=1e-9)
     assert b["verdict"].startswith("Variant B lifts conversion rate by 30%")
-    assert headline(results) == b["verdict"]
+    # Significant at a single look, not for a test checked every week: the headline says so.
+    assert headline(results) == (f"{b['verdict'][:-1]} — significant at a single look; if you have been checking "
+                                 "it every week, keep it running (always-valid p = 0.095).")
+    assert headline(results, alpha=0.10) == b["verdict"]
 
 
 def test_control_row_has_nan_comparison_fields_and_comes_first():
@@ -218,7 +221,7 @@ def test_always_valid_p_is_the_msprt_at_the_current_counts_and_never_below_the_f
 def test_not_significant_headline_names_the_variant_and_the_control():
     results = ab_results(pd.DataFrame({"variant": ["control", "B"], "units": [2000, 2000],
                                        "conversions": [200, 210]}))
-    assert headline(results) == ("B vs control: not enough data yet: about 13,000 more leads per variant "
+    assert headline(results) == ("B vs control: not enough data yet — about 13,000 more leads per variant "
                                  "to detect a 10% lift in conversion rate.")
 
 

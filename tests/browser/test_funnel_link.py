@@ -21,7 +21,7 @@ def test_a_shared_funnel_link_shows_the_command_line_numbers(server, page):
     labels = page.locator(".js-plotly-plot").first.locator("g.trace text")
     expect(labels.first).to_be_attached()
     texts = labels.evaluate_all("nodes => nodes.map(n => n.textContent)")
-    shown = [int(re.match(r"[\d,]+", t).group().replace(",", "")) for t in texts]
+    shown = [int(re.match(r"[\d,]+", t.strip()).group().replace(",", "")) for t in texts]
 
     cli = subprocess.run(
         [sys.executable, "-m", "analytics", "--db", str(server.db), "funnel", "--channel", "webinar",

@@ -29,8 +29,8 @@ def test_time_to_convert_page_and_command_line_agree_on_the_maven_pipeline(page_
     app.run()
     assert not app.exception
     shown = {m.label: m.value for m in app.metric}
-    assert shown["Reached sql"] == f"{cli['entered']:,}" == "8,300"
+    assert shown["Reached SQL"] == f"{cli['entered']:,}" == "8,300"
     assert shown["Reached won"] == f"{cli['converted']:,}"
     assert shown["Lost"] == f"{cli['lost']:,}" == "2,473"
-    assert shown["Within the window (estimated)"] == f"{cli['p_convert_in_window']:.1%}"
-    assert shown["Median time to convert (estimated)"].startswith(f"{cli['km_median_days']:.0f}")
+    assert shown["Expected to convert"] == f"{cli['p_convert_in_window']:.1%}"
+    assert shown["Median time to convert"].startswith(f"{cli['km_median_days']:.0f}")
