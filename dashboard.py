@@ -106,9 +106,13 @@ def main() -> None:
         st.Page(experiments.render, title="Experiments", icon=":material/science:", url_path="experiments"),
         st.Page(data.render, title="Data", icon=":material/upload_file:", url_path="data"),
     ]
-    navigation = st.navigation(pages)
+    presenting = st.query_params.get("present") == "1"  # presentation mode: the week as slides, no chrome
+    navigation = st.navigation(pages, position="hidden" if presenting else "sidebar")
     if navigation.url_path != "data" and run_query(warehouse_summary).is_empty:
         _empty_state()
+        return
+    if presenting:
+        overview.present()
         return
     navigation.run()
 

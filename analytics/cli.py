@@ -22,7 +22,7 @@ from analytics.durations import parse_duration, parse_window_option
 from analytics.filters import Filters
 from analytics.funnel import FunnelSpec, funnel, funnel_over_time
 from analytics.time_to_convert import DEFAULT, ConversionSpec, time_to_convert
-from analytics.errors import BadInput, WarehouseBusy
+from analytics.errors import BadInput, WarehouseUnavailable
 from analytics.warehouse import DEFAULT_TIMEOUT_SECONDS, db_path, reader, writer
 
 EXIT_OK, EXIT_BUG, EXIT_BAD_INPUT, EXIT_BUSY = 0, 1, 2, 3
@@ -170,6 +170,67 @@ def _cmd_campaigns(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def parse_week_option(text: str) -> date:
+    """An ISO week like 2026-W46 for --week: its Monday."""
+    from analytics.weekly import parse_week
+
+    try:
+        return parse_week(text)
+    except BadInput as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
+def _week_summary(args: argparse.Namespace):
+    from analytics.weekly import week_summary
+
+    with reader(args.db, timeout=args.wait, on_wait=_say) as con:
+        return week_summary(con, args.week, args.as_of, tuple(args.channel), tuple(args.campaign))
+
+
+def _cmd_weekly(args: argparse.Namespace) -> int:
+    import json
+
+    summary = _week_summary(args)
+    if args.format == "json":
+        print(json.dumps(summary.record(), indent=2, ensure_ascii=False))
+    elif args.format == "csv":
+        emit(summary.kpi_table(), "csv")
+    else:
+        print(f"Week {summary.week}: {summary.label}" + ("" if summary.complete else " (not over yet)")
+              + f", as of {summary.as_of.isoformat()}")
+        print()
+        table = pd.DataFrame({"": [k.label for k in summary.kpis], "this week": [k.text for k in summary.kpis],
+                              "week before": [k.previous_text for k in summary.kpis],
+                              "change": [k.change_text for k in summary.kpis]})
+        print(table.to_string(index=False))
+        print()
+        for sentence in summary.sentences:
+            print(f"- {sentence}")
+    return EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from analytics import report
+
+    summary = _week_summary(args)
+    out = Path(args.out)
+    if out.parent and not out.parent.exists():
+        raise BadInput(f"the folder {out.parent} does not exist", file=str(out))
+    out.write_text(report.report_html(summary), encoding="utf-8")
+    print(f"Wrote the report for {summary.week} ({summary.label}) to {out}.")
+    for kind, target in (("png", args.png), ("pdf", args.pdf)):
+        if target:
+            try:
+                report.render_file(out, target, kind)
+            except report.ExportUnavailable as error:
+                _say(f"{kind.upper()} export skipped: {error}.")
+            else:
+                print(f"Wrote a {kind.upper()} of it to {target}.")
+    return EXIT_OK
+
+
 def _add_filter_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--since", type=parse_date, help="entrants from the start of this day")
     sub.add_argument("--until", type=parse_date, help="entrants through the end of this day")
@@ -268,6 +329,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--power", type=float, default=0.8)
     sub.add_argument("--format", choices=("table", "csv", "json"), default="table")
 
+    for name, handler, text in (
+        ("weekly", _cmd_weekly, "the weekly meeting's figures: a week against the week before"),
+        ("report", _cmd_report, "write the weekly report as one self-contained HTML file (PNG or PDF too)"),
+    ):
+        sub = command(name, handler, text)
+        sub.add_argument("--week", type=parse_week_option, metavar="YYYY-Www",
+                         help="ISO week, e.g. 2026-W46 (default: the last complete week before the as-of date)")
+        sub.add_argument("--as-of", type=parse_date, help="see the data as exported at the end of this day "
+                         "(default: today, or the day of the latest event if the data ends earlier)")
+        sub.add_argument("--channel", action="append", default=[], help="first-touch channel (repeatable)")
+        sub.add_argument("--campaign", action="append", default=[], help="first-touch campaign (repeatable)")
+        if name == "weekly":
+            sub.add_argument("--format", choices=("table", "csv", "json"), default="table")
+        else:
+            sub.add_argument("--out", required=True, metavar="FILE.html", help="the HTML file to write")
+            sub.add_argument("--png", metavar="FILE.png", help="also render it to PNG with headless Chromium")
+            sub.add_argument("--pdf", metavar="FILE.pdf", help="also render it to PDF with headless Chromium")
+
     sub = command("demo", _cmd_demo, "build a realistic demo warehouse")
     sub.add_argument("--leads", type=int, default=20_000)
     sub.add_argument("--seed", type=int, default=7)
@@ -283,7 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BadInput as error:
         _say(f"error: {error}")
         return EXIT_BAD_INPUT
-    except WarehouseBusy as error:
+    except WarehouseUnavailable as error:
         _say(f"error: {error}")
         return EXIT_BUSY
     except Exception as error:  # a bug: one line unless --debug
