@@ -39,7 +39,7 @@ def _free_port() -> int:
 class Server:
     """A Streamlit process serving dashboard.py on a warehouse file."""
 
-    def __init__(self, db: Path, log: Path) -> None:
+    def __init__(self, db: Path, log: Path, *options: str) -> None:
         self.db = db
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -47,7 +47,7 @@ class Server:
         self._log = log.open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.port", str(self.port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
+             "--server.address", "127.0.0.1", "--server.headless", "true", *options],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -78,15 +78,16 @@ def demo_template(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def start_server(tmp_path) -> Iterator[Callable[[Path | None], Server]]:
-    """Start a fresh server on a copy of `db` (or on an empty warehouse when db is None)."""
+def start_server(tmp_path) -> Iterator[Callable[..., Server]]:
+    """Start a fresh server on a copy of `db` (or on an empty warehouse when db is None), with extra
+    `streamlit run` options such as "--server.maxUploadSize", "1"."""
     started: list[Server] = []
 
-    def start(db: Path | None) -> Server:
+    def start(db: Path | None, *options: str) -> Server:
         target = tmp_path / f"fresh{len(started)}.duckdb"
         if db is not None:
             shutil.copy(db, target)
-        server = Server(target, tmp_path / f"fresh{len(started)}.log")
+        server = Server(target, tmp_path / f"fresh{len(started)}.log", *options)
         started.append(server)
         return server
 

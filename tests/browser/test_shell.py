@@ -80,3 +80,13 @@ def test_a_guessed_mapping_is_corrected_before_importing(server, page):
     expect(page.get_by_text(re.compile(r"crm_export\.csv: 2 rows added to events"))).to_be_visible()
     page.reload()
     _expect_latest_import(page, "crm_export.csv")
+
+
+def test_a_file_over_the_upload_limit_is_refused_before_it_is_read(start_server, demo_template, page):
+    # The real limit is 1 GB (.streamlit/config.toml); a 1 MB limit shows the same refusal with a small file.
+    server = start_server(demo_template, "--server.maxUploadSize", "1")
+    page.goto(f"{server.url}/data")
+    too_big = b"lead_id,stage,occurred_at\n" + b"L1,lead,2026-01-01\n" * 120_000
+    page.locator("input[type='file']").set_input_files({"name": "huge.csv", "mimeType": "text/csv", "buffer": too_big})
+    expect(page.get_by_text(re.compile(r"File must be 1(\.0)?\s?MB or smaller"))).to_be_visible()
+    expect(page.get_by_text("huge.csv: preview and mapping")).to_have_count(0)
