@@ -20,7 +20,7 @@ import duckdb
 import pandas as pd
 import plotly.graph_objects as go
 
-import charts
+from analytics import charts
 from analytics import abstats
 from analytics.weekly import WeekSummary, format_amount, week_label, week_summary
 

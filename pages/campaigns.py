@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-import charts
+from analytics import charts
 from analytics.abstats import format_p
 from analytics.campaigns import (SENIOR_TOUCHES, message_campaigns, send_times, touch_types_before_sql,
                                  touches_before_sql, variant_comparison, variant_verdicts)

@@ -5,7 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-import charts
+from analytics import charts
 from analytics.abstats import format_p
 from analytics.channels import MOSTLY_OPEN, SMALL_GROUP, channel_comparison, compare_groups
 from dashboard import run_query, shared_filters

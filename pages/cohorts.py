@@ -5,7 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-import charts
+from analytics import charts
 from analytics.cohorts import cohort_summary, cohorts
 from dashboard import run_query, shared_filters
 from pages import reroute

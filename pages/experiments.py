@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-import charts
+from analytics import charts
 from analytics import experiments
 from dashboard import run_query
 from pages import reroute

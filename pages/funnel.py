@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-import charts
+from analytics import charts
 from analytics.durations import parse_window_option
 from analytics.errors import BadInput
 from analytics.exports import safe_csv

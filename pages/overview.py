@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-import charts
+from analytics import charts
 from analytics import report
 from analytics.errors import BadInput
 from analytics.filters import Filters

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-import charts
+from analytics import charts
 from analytics.durations import Duration, parse_duration
 from analytics.errors import BadInput
 from analytics.funnel import ALL_GROUP

@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pytest
 
-import charts
+from analytics import charts
 from analytics.cohorts import cohort_summary, cohorts
 from analytics.durations import parse_duration
 from analytics.filters import Filters

@@ -1,4 +1,4 @@
-"""Plotly figures shared by the pages: one look (colours, fonts, margins) for every chart."""
+"""Plotly figures shared by the pages and the report: one look (colours, fonts, margins) for every chart."""
 
 from __future__ import annotations
 
