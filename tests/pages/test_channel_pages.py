@@ -48,7 +48,7 @@ def test_channels_page_names_the_best_and_worst_channel_at_each_step(page_app, d
 
 
 def test_channels_page_colours_a_channel_alike_under_every_filter(page_app, demo_db):
-    import charts
+    from analytics import charts
 
     def colours(app):
         spec = json.loads(app.get("plotly_chart")[0].proto.spec)
