@@ -16,7 +16,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from analytics import campaigns, channels, demo, experiments, imports
+from analytics import backup, campaigns, channels, demo, experiments, imports
 from analytics.cohorts import cohorts
 from analytics.durations import parse_duration, parse_window_option
 from analytics.filters import Filters
@@ -86,6 +86,18 @@ def _cmd_remove_import(args: argparse.Namespace) -> int:
         removed = imports.remove_import(con, args.import_id)
     detail = ", ".join(f"{count:,} from {table}" for table, count in removed.items()) or "no rows"
     print(f"Removed import #{args.import_id}: {detail}.")
+    return EXIT_OK
+
+
+def _cmd_backup(args: argparse.Namespace) -> int:
+    counts = backup.backup(args.out, args.db, timeout=args.wait, on_wait=_say)
+    print(f"Backed up {db_path(args.db)} to {args.out}: {counts['leads']:,} leads, {counts['events']:,} events.")
+    return EXIT_OK
+
+
+def _cmd_restore(args: argparse.Namespace) -> int:
+    kept = backup.restore(args.file, args.db, timeout=args.wait, on_wait=_say)
+    print(f"Restored {db_path(args.db)} from {args.file}" + (f"; the replaced warehouse is kept as {kept}." if kept else "."))
     return EXIT_OK
 
 
@@ -346,6 +358,12 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--out", required=True, metavar="FILE.html", help="the HTML file to write")
             sub.add_argument("--png", metavar="FILE.png", help="also render it to PNG with headless Chromium")
             sub.add_argument("--pdf", metavar="FILE.pdf", help="also render it to PDF with headless Chromium")
+
+    sub = command("backup", _cmd_backup, "write a consistent copy of the warehouse, also while the dashboard runs")
+    sub.add_argument("out", help="the new file to write")
+
+    sub = command("restore", _cmd_restore, "replace the warehouse with a backup (the replaced one is kept beside it)")
+    sub.add_argument("file", help="a backup written by the backup command")
 
     sub = command("demo", _cmd_demo, "build a realistic demo warehouse")
     sub.add_argument("--leads", type=int, default=20_000)

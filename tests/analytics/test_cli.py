@@ -99,3 +99,14 @@ def test_funnel_command_prints_json_records_with_the_contract_fields(capsys, war
 def test_funnel_command_rejects_a_bad_window_with_exit_2(capsys, warehouse):
     code, _, err = run(capsys, "--db", str(warehouse), "funnel", "--window", "sql=soon")
     assert code == 2 and "'soon' is not a duration" in err
+
+
+def test_backup_and_restore_commands(capsys, tmp_path, warehouse, write_file):
+    run(capsys, "--db", str(warehouse), "import", "events", str(write_file("e.csv", EVENTS)))
+    code, out, _ = run(capsys, "--db", str(warehouse), "backup", str(tmp_path / "b.duckdb"))
+    assert code == 0 and out.endswith("0 leads, 2 events.\n")
+    code, out, _ = run(capsys, "--db", str(warehouse), "restore", str(tmp_path / "b.duckdb"))
+    assert code == 0 and "the replaced warehouse is kept as" in out
+    (tmp_path / "junk.duckdb").write_text("junk")
+    code, _, err = run(capsys, "--db", str(warehouse), "restore", str(tmp_path / "junk.duckdb"))
+    assert code == 2 and "junk.duckdb: is not a DuckDB database" in err
