@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 DB ?= data/warehouse.duckdb
 PORT ?= 8501
 
-.PHONY: dashboard test install install-test browser
+.PHONY: dashboard test install install-test browser bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,3 +33,6 @@ dashboard: install
 test: install-test browser
 	$(BIN)/python -m pytest
 
+
+bench: install
+	$(BIN)/python -m bench
