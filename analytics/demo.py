@@ -267,7 +267,7 @@ def _write_leads_and_events(con: duckdb.DuckDBPyConnection, end_ts: datetime, im
     )
     # Nurture touches, spread between lead creation and the sales conversation (or 120 days).
     con.execute(
-        f"""
+        """
         INSERT INTO events (lead_id, stage, occurred_at, channel, campaign_id, value, import_id)
         SELECT lead_id, t.touch, occurred_at, NULL, NULL, NULL, ? FROM (
             SELECT lead_id, i, k,

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 
 from analytics import channels, cohorts, demo, funnel, imports, time_to_convert
 from analytics.filters import Filters

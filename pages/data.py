@@ -97,10 +97,12 @@ def _import(upload, kind: str, options: imports.ImportOptions, path: Path, mappi
                                                            file_name=upload.name))
     except (BadInput, WarehouseUnavailable) as error:
         st.error(f"Not imported: {error}. Nothing was stored from this file.", icon=":material/error:")
-        if isinstance(error, BadInput) and error.row:
+        bad_row = error.row if isinstance(error, BadInput) else None
+        if bad_row:
             _, around = imports.preview_file(kind, path, chosen, file_name=upload.name,
-                                             first_row=max(1, error.row - 2), rows=5)
-            st.dataframe(around.style.apply(lambda r: ["background-color: #fde2e2" if r["row"] == error.row else ""
+                                             first_row=max(1, bad_row - 2), rows=5)
+            st.caption(f"Row {bad_row} and its neighbours, as the file has them:")
+            st.dataframe(around.style.apply(lambda r: ["background-color: #fde2e2" if r["row"] == bad_row else ""
                                                        for _ in r], axis=1), hide_index=True, width="stretch")
         return
     (st.info if result.already_imported else st.success)(result.message)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from analytics.demo import generate
 from analytics.warehouse import writer
 
 
@@ -36,3 +38,12 @@ def write_file(tmp_path: Path):
         path.write_text(text, encoding=encoding)
         return path
     return write
+
+
+@pytest.fixture(scope="session")
+def small_demo(tmp_path_factory) -> Path:
+    """A 3,000-lead demo warehouse ending 2026-11-01, built once per run. Read it; copy it to write."""
+    path = tmp_path_factory.mktemp("small_demo") / "demo.duckdb"
+    with writer(path) as con:
+        generate(con, leads=3_000, seed=5, end=date(2026, 11, 1))
+    return path

@@ -5,14 +5,12 @@ from __future__ import annotations
 import html
 import json
 import re
-from datetime import date
 from pathlib import Path
 
 import pytest
 
 from analytics import report
 from analytics.cli import main
-from analytics.demo import generate
 from analytics.warehouse import reader, writer
 from analytics.weekly import week_summary
 
@@ -22,11 +20,8 @@ HOSTILE_EXPERIMENT = "<img src=x onerror=alert(2)>"
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("report") / "demo.duckdb"
-    with writer(path) as con:
-        generate(con, leads=3_000, seed=5, end=date(2026, 11, 1))
-    return path
+def demo(small_demo: Path) -> Path:
+    return small_demo
 
 
 def _cli(capsys, *args: str) -> str:
@@ -59,7 +54,7 @@ def test_report_shows_the_figures_the_weekly_command_prints_for_the_same_week(de
         assert f"({rate['converted']:,} of {rate['units']:,})" in page
     for test in record["experiments"]:
         assert html.escape(test["headline"]) in page
-    assert f"Weekly report: week 42, 2026" in page and record["week"] == WEEK
+    assert "Weekly report: week 42, 2026" in page and record["week"] == WEEK
 
 
 def test_report_embeds_plotly_once_and_loads_nothing_from_the_network(demo):

@@ -14,13 +14,10 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from datetime import date
 from pathlib import Path
 
 import pytest
 
-from analytics.demo import generate
-from analytics.warehouse import writer
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -70,11 +67,9 @@ class Server:
 
 
 @pytest.fixture(scope="session")
-def demo_template(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("browser") / "demo.duckdb"
-    with writer(path) as con:
-        generate(con, leads=3_000, seed=5, end=date(2026, 11, 1))
-    return path
+def demo_template(small_demo: Path) -> Path:
+    """The demo warehouse every server starts from, on a copy of its own."""
+    return small_demo
 
 
 @pytest.fixture

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analytics.demo import generate
-from analytics.warehouse import writer
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
-def demo_db(tmp_path_factory) -> Path:
-    """A small demo warehouse shared by the page tests (read only)."""
-    path = tmp_path_factory.mktemp("pages") / "demo.duckdb"
-    with writer(path) as con:
-        generate(con, leads=3_000, seed=3, end=date(2026, 11, 1))
-    return path
+def demo_db(small_demo: Path) -> Path:
+    """The small demo warehouse the page tests read."""
+    return small_demo
 
 
 def _render_page(name: str) -> None:
