@@ -13,6 +13,9 @@ The rules are DESIGN.md's "Channels and cost"; where it leaves room:
   tracked leads still appears, with zero leads.
 - No denominator gives NaN ("n/a"), never 0 or inf: spend with no leads has no cost per lead (and a
   note); zero spend with leads costs 0; a group without any spend rows has unknown spend and no costs.
+- `projected_won`: the won deals a group's leads are expected to bring, entrants x the Aalen-Johansen
+  estimate of lead -> won from `analytics.time_to_convert` (lost competing, open leads censored), and
+  `cost_per_projected_won` = spend / projected_won: a young group's honest cost per deal.
 - `unfinished`: the share of the group's leads that have neither won nor been lost by the as-of date
   and can still get further: inside their window to the next stage, or, not yet MQL (a step without a
   window), entered less than the windows along the funnel (6 + 5 months by default) before the as-of
@@ -40,6 +43,7 @@ from analytics.abstats import Proportion
 from analytics.errors import BadInput
 from analytics.filters import Filters
 from analytics.funnel import NONE_GROUP, FunnelSpec, _units_query
+from analytics.time_to_convert import ConversionSpec, time_to_convert
 
 GroupBy = Literal["channel", "campaign"]
 
@@ -61,13 +65,15 @@ RATIOS = {  # column -> (numerator, denominator)
     "lead_to_won": ("won", "leads"),
     **{f"cost_per_{stage}": ("spend", column) for stage, column in COUNT_COLUMN.items()},
     "unfinished": ("open_leads", "leads"),
+    "cost_per_projected_won": ("spend", "projected_won"),
 }
 STEPS = (("lead", "mql", "Lead → MQL"), ("mql", "sql", "MQL → SQL"), ("sql", "won", "SQL → won"))
 
 COLUMNS = [
     "group", "impressions", "clicks", "spend", "leads", "mql", "sql", "won", "won_value",
     "ctr", "impression_to_lead", "lead_to_mql", "mql_to_sql", "sql_to_won", "lead_to_sql", "lead_to_won",
-    "cost_per_lead", "cost_per_mql", "cost_per_sql", "cost_per_won", "unfinished", "small", "note",
+    "cost_per_lead", "cost_per_mql", "cost_per_sql", "cost_per_won", "projected_won", "cost_per_projected_won",
+    "unfinished", "small", "note",
 ]  # fmt: skip
 
 STEP_COLUMNS = [
@@ -172,7 +178,16 @@ def channel_comparison(con: duckdb.DuckDBPyConnection, filters: Filters, by: Gro
         """,
         params,
     ).df()
-    return _with_rates_and_costs(table)
+    return _with_rates_and_costs(table.assign(projected_won=_projected_won(con, table, filters, by)))
+
+
+def _projected_won(con: duckdb.DuckDBPyConnection, table: pd.DataFrame, filters: Filters, by: GroupBy) -> pd.Series:
+    """Won deals each group's leads are expected to bring once the open ones have converted or not:
+    entrants x the Aalen-Johansen estimate of lead -> won (lost competing, open leads censored)."""
+    spec = ConversionSpec("lead", "won", by="channel" if by == "channel" else "campaign_id")
+    expected = time_to_convert(con, spec, filters).set_index("group")
+    projected = (expected["entered"] * expected["p_convert_in_window"].fillna(0)).round(1)
+    return table["group"].map(projected).fillna(0.0)
 
 
 def with_ratios(table: pd.DataFrame, ratios: Mapping[str, tuple[str, str]]) -> pd.DataFrame:
@@ -201,7 +216,11 @@ def _note(row: Any) -> str:
     elif row.leads == 0 and row.spend > 0:
         notes.append("Spend but no tracked leads, so its cost per lead is n/a.")
     if row.leads and row.unfinished >= MOSTLY_OPEN:
-        notes.append(f"{row.unfinished:.0%} of its leads are still open: its costs per SQL and won deal will fall.")
+        projected = (f" Counting the {row.projected_won:,.0f} won deals its leads are expected to bring (from how "
+                     f"earlier leads converted), a won deal costs {row.cost_per_projected_won:,.0f}."
+                     if pd.notna(row.cost_per_projected_won) else "")
+        notes.append(f"{row.unfinished:.0%} of its leads are still open: its costs per SQL and won deal will fall."
+                     + projected)
     if row.small:
         notes.append(f"Fewer than {SMALL_GROUP} leads: too few to rank.")
     return " ".join(notes)

@@ -23,22 +23,25 @@ STAGE_COLOUR, WON_COLOUR = "#334155", "#15803d"  # the stage nodes: neutral, so 
 HALO = "0 0 2px #fff, 0 0 3px #fff, 0 0 4px #fff, 0 0 6px #fff"  # a white glow behind text drawn over colour
 
 COUNTS = ("impressions", "clicks", "leads", "mql", "sql", "won")
-MONEY = ("spend", "won_value", "cost_per_lead", "cost_per_mql", "cost_per_sql", "cost_per_won")
+MONEY = ("spend", "won_value", "cost_per_lead", "cost_per_mql", "cost_per_sql", "cost_per_won", "cost_per_projected_won")
 RATES = ("ctr", "impression_to_lead", "lead_to_mql", "mql_to_sql", "sql_to_won", "lead_to_sql", "lead_to_won",
          "unfinished")
 SMALL_RATES = ("ctr", "impression_to_lead")  # well under 1%: two decimals
 KEY_COLUMNS = ("group", "leads", "mql", "sql", "won", "spend", "cost_per_lead", "cost_per_sql", "cost_per_won",
-               "lead_to_sql", "unfinished")
+               "cost_per_projected_won", "lead_to_sql", "unfinished")
 MORE_COLUMNS = ("impressions", "clicks", "ctr", "impression_to_lead", "lead_to_mql", "mql_to_sql", "sql_to_won",
-                "lead_to_won", "won_value", "cost_per_mql", "note")
+                "lead_to_won", "won_value", "cost_per_mql", "projected_won", "note")
 HEADERS = {"mql": "MQLs", "sql": "SQLs", "won": "Won deals", "unfinished": "Still open", "ctr": "Click-through rate",
            "lead_to_sql": "Lead → SQL", "lead_to_mql": "Lead → MQL", "mql_to_sql": "MQL → SQL",
-           "sql_to_won": "SQL → won", "lead_to_won": "Lead → won", "impression_to_lead": "Impression → lead"}
+           "sql_to_won": "SQL → won", "lead_to_won": "Lead → won", "impression_to_lead": "Impression → lead",
+           "cost_per_projected_won": "Cost per won (expected)", "projected_won": "Won deals expected"}
 HELP = {
     "unfinished": "Share of leads that have neither won nor been lost and can still get further: inside their "
                   "window to the next stage, or not yet MQL and younger than the funnel's windows.",
     "spend": "Spend in the date range; a row spanning several days counts for its days inside the range.",
     "note": "Why a figure is blank or needs care.",
+    "cost_per_projected_won": "Spend over the won deals the leads are expected to bring once the open ones have "
+                              "converted or been lost, estimated from how earlier leads converted (time to convert).",
 }
 
 

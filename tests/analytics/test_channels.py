@@ -224,3 +224,24 @@ def test_a_step_that_cannot_be_compared_says_why_with_nan_statistics():
     assert steps.iloc[0]["sentence"] == "Lead → MQL: nobody converted in any campaign, so there is nothing to compare."
     assert "fewer than two campaigns have 30 or more MQLs" in steps.iloc[1]["sentence"]
     assert compare_groups(COUNTS.iloc[:0]).pairs.empty
+
+
+def test_projected_deals_count_open_leads_by_how_earlier_ones_converted(con, add_events):
+    # Worked by hand (Aalen-Johansen, lead -> won, lost competing, as of 2026-04-01):
+    # closed: A1, A3 won and A2, A4 lost, all entered 1 Jan: the estimate is 2/4, so 2 deals expected = 2 won.
+    # young: B1 entered 15 Mar and is open (censored after 17 days); B2 (1 Jan) won on 1 Mar (day 59) with two
+    # at risk, so F = 1/2; B3 (1 Jan) lost on 16 Mar. The estimate stays 1/2: 3 x 1/2 = 1.5 deals expected
+    # where 1 is won so far, and 300 of spend cost 200 per expected deal instead of 300.
+    add_events(*[(f"A{i}", "lead", datetime(2026, 1, 1), "closed") for i in range(1, 5)],
+               ("B1", "lead", datetime(2026, 3, 15), "young"), ("B2", "lead", datetime(2026, 1, 1), "young"),
+               ("B3", "lead", datetime(2026, 1, 1), "young"),
+               ("A2", "lost", datetime(2026, 2, 1)), ("A4", "lost", datetime(2026, 3, 1)),
+               ("B3", "lost", datetime(2026, 3, 16)))
+    for lead, at in (("A1", datetime(2026, 2, 1)), ("A3", datetime(2026, 3, 1)), ("B2", datetime(2026, 3, 1))):
+        add_won(con, lead, at, 1000.0)
+    add_spend(con, {"campaign_id": "Y", "channel": "young", "date": date(2026, 1, 1), "spend": 300.0})
+    table = channel_comparison(con, Filters(as_of=date(2026, 4, 1)))
+    assert row(table, "closed")["projected_won"] == pytest.approx(2.0)
+    young = row(table, "young")
+    assert young["projected_won"] == pytest.approx(1.5)
+    assert young["cost_per_projected_won"] == pytest.approx(200.0)
