@@ -1,0 +1,28 @@
+"""The iFood campaign responses on the Campaigns page: the acceptance rate of each campaign."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analytics.imports import ImportOptions, import_file
+from analytics.warehouse import writer
+
+IFOOD = Path(__file__).resolve().parents[3] / "shared" / "data" / "ifood_campaign" / "marketing_campaign.csv"
+RESPONSES = ("AcceptedCmp1", "AcceptedCmp2", "AcceptedCmp3", "AcceptedCmp4", "AcceptedCmp5", "Response")
+
+
+@pytest.mark.skipif(not IFOOD.is_file(), reason=f"the shared data set is not at {IFOOD}")
+def test_the_campaigns_page_shows_each_ifood_campaigns_acceptance_rate(page_app, tmp_path):
+    db = tmp_path / "ifood.duckdb"
+    with writer(db) as con:
+        import_file(con, "sends", IFOOD, ImportOptions(responses=RESPONSES))
+    app = page_app("campaigns", db).run()
+    assert not app.exception
+    shown = app.dataframe[0].value.set_index("campaign_id")
+    raw = pd.read_csv(IFOOD, sep="\t")
+    for campaign in RESPONSES:  # independently: the share of customers with a 1 in the column
+        assert shown.at[campaign, "sent"] == len(raw)
+        assert shown.at[campaign, "conversion_rate_pct"] == pytest.approx(100 * raw[campaign].mean())
