@@ -78,13 +78,14 @@ def render() -> None:
 
     st.subheader("Conversion over time")
     by_period = run_query(funnel_over_time, FunnelSpec(**{**spec.__dict__, "by": None}), filters)
-    target = st.selectbox("Entrants reaching", spec.stages[1:], index=min(1, len(spec.stages) - 2), key="over_time_stage")
+    target = st.selectbox("Entrants reaching", spec.stages[1:], index=min(1, len(spec.stages) - 2), key="reaching",
+                          bind="query-params")
     st.plotly_chart(charts.over_time(by_period, target), width="stretch", theme=None)
     st.caption("Hollow grey points are periods whose leads may still convert (period end plus the windows "
                "along the funnel is after the as-of date): their rates can still rise, they are not a drop.")
 
     st.subheader("Who dropped off")
-    step = st.selectbox("Reached the step before but not", spec.stages[1:], key="dropped_stage")
+    step = st.selectbox("Reached the step before but not", spec.stages[1:], key="dropped", bind="query-params")
     dropped = run_query(dropped_leads, spec, filters, spec.stages.index(step) + 1)
     st.caption(f"{len(dropped):,} {spec.unit}s reached {spec.stages[spec.stages.index(step) - 1]} but not {step}"
                f" ({int(dropped['unfinished'].sum()):,} still inside their window).")

@@ -49,3 +49,13 @@ def test_funnel_page_on_an_empty_warehouse_asks_for_stages(page_app, tmp_path):
     app = page_app("funnel", tmp_path / "empty.duckdb").run()
     assert not app.exception
     assert "a funnel needs at least two named stages" in app.warning[0].value
+
+
+def test_the_funnel_pages_choices_are_read_from_the_url(page_app, demo_db):
+    app = page_app("funnel", demo_db)
+    app.query_params.update({"reaching": "won", "dropped": "sql"})
+    app.run()
+    assert not app.exception
+    assert app.selectbox(key="reaching").value == "won"
+    assert app.selectbox(key="dropped").value == "sql"
+    assert any(c.value.startswith(f"{len(app.dataframe[1].value):,} leads reached mql but not sql") for c in app.caption)
