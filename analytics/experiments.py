@@ -25,7 +25,7 @@ import pandas as pd
 from analytics import abstats
 from analytics.abstats import MSPRT_TAU, Mean, Proportion
 from analytics.errors import BadInput
-from analytics.imports import DEFAULT_METRIC, normalize_name
+from analytics.imports import DEFAULT_METRIC, boolean_expr, normalize_name
 from analytics.sql import quote_ident
 
 STATS_COLUMNS = ["variant", "units", "conversions", "revenue_sum", "revenue_sumsq"]
@@ -47,8 +47,6 @@ PLAN_FORMULA = (
     "variance under no difference, unpooled under the effect, no continuity correction, rounded up."
 )
 
-_TRUE = ("1", "true", "yes", "y", "t")
-_FALSE = ("0", "false", "no", "n", "f")
 
 
 # --- the warehouse ------------------------------------------------------------------------------
@@ -222,13 +220,10 @@ def _typed_results(con: duckdb.DuckDBPyConnection, columns: dict[str, str], per_
         value = f"try_cast({raw(column)} AS DOUBLE)"
         return f"CASE WHEN isfinite({value}) THEN {value} END"
 
-    truthy = ", ".join(f"'{v}'" for v in _TRUE)
-    falsy = ", ".join(f"'{v}'" for v in _FALSE)
     exprs = {"experiment": raw("experiment"), "variant": raw("variant")}
     checks = [("variant", "variant IS NULL", "is empty, but every row needs a variant")]
     if per_unit:
-        exprs["converted"] = (f"CASE WHEN lower({raw('converted')}) IN ({truthy}) THEN true "
-                              f"WHEN lower({raw('converted')}) IN ({falsy}) THEN false END")
+        exprs["converted"] = boolean_expr(raw("converted"))
         exprs["value"] = number("value")
         checks += [("converted", "_raw_converted IS NOT NULL AND converted IS NULL", "is not true or false"),
                    ("value", "_raw_value IS NOT NULL AND value IS NULL", "is not a number")]

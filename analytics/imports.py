@@ -372,11 +372,12 @@ def _typed_expr(column: Column, raw: str, day_first: bool) -> str:
         return (f"CASE WHEN regexp_matches({number}, '^[+-]?[0-9]+$') THEN try_cast({number} AS BIGINT) "
                 f"WHEN {value} = round({value}) THEN try_cast({value} AS BIGINT) END")
     if column.sql_type == "BOOLEAN":
-        return _boolean_expr(text)
+        return boolean_expr(text)
     return text
 
 
-def _boolean_expr(text: str) -> str:
+def boolean_expr(text: str) -> str:
+    """SQL reading text as true/false (1/0, yes/no, t/f, any case); NULL for anything else."""
     truthy = ", ".join(quote_literal(v) for v in _TRUE)
     falsy = ", ".join(quote_literal(v) for v in _FALSE)
     return f"CASE WHEN lower({text}) IN ({truthy}) THEN true WHEN lower({text}) IN ({falsy}) THEN false END"
@@ -464,7 +465,7 @@ def _responses_part(con: duckdb.DuckDBPyConnection, plan: Plan, responses: tuple
     """One send row per response column: sent = customers in the file, converted = those who responded."""
     rows = []
     for header in responses:
-        flag = _boolean_expr(f"nullif(trim({quote_ident(header)}), '')")
+        flag = boolean_expr(f"nullif(trim({quote_ident(header)}), '')")
         bad = con.execute(f"SELECT {ROW}, {quote_ident(header)} FROM {_STAGED} WHERE nullif(trim({quote_ident(header)}), '') "
                           f"IS NOT NULL AND {flag} IS NULL ORDER BY {ROW} LIMIT 1").fetchone()
         if bad:

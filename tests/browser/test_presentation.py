@@ -57,12 +57,8 @@ MEASURE = """
 
 
 @pytest.fixture
-def projector(browser):
-    context = browser.new_context(viewport={"width": 1920, "height": 1080})
-    tab = context.new_page()
-    tab.set_default_timeout(30_000)
-    yield tab
-    context.close()
+def projector(new_page):
+    return new_page(1920, 1080)
 
 
 def _wait_for_slide(page, number: int) -> None:
