@@ -7,6 +7,7 @@ Pages import `shared_filters` and `run_query` from here; the app itself runs onl
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any, TypeVar
 
 import duckdb
@@ -92,19 +93,22 @@ def _empty_state() -> None:
         st.rerun()
 
 
+def _page(module: ModuleType, title: str, icon: str) -> st.Page:
+    """A page whose address is its file's name: on a fresh server Streamlit's legacy `pages/` discovery
+    sees the first request, and an address it does not know from the file names shows "Page not found"."""
+    return st.Page(module.render, title=title, icon=f":material/{icon}:", url_path=module.__name__.rpartition(".")[2])
+
+
 def main() -> None:
     st.set_page_config(page_title="Funnel dashboard", page_icon=":material/filter_alt:", layout="wide")
     from pages import campaigns, channels, cohorts, data, experiments, funnel, overview, time_to_convert
 
     pages = [
         st.Page(overview.render, title="Overview", icon=":material/dashboard:", default=True),
-        st.Page(funnel.render, title="Funnel", icon=":material/filter_alt:", url_path="funnel"),
-        st.Page(time_to_convert.render, title="Time to convert", icon=":material/timer:", url_path="time-to-convert"),
-        st.Page(cohorts.render, title="Cohorts", icon=":material/grid_on:", url_path="cohorts"),
-        st.Page(channels.render, title="Channels", icon=":material/hub:", url_path="channels"),
-        st.Page(campaigns.render, title="Campaigns", icon=":material/campaign:", url_path="campaigns"),
-        st.Page(experiments.render, title="Experiments", icon=":material/science:", url_path="experiments"),
-        st.Page(data.render, title="Data", icon=":material/upload_file:", url_path="data"),
+        *(_page(module, title, icon) for module, title, icon in (
+            (funnel, "Funnel", "filter_alt"), (time_to_convert, "Time to convert", "timer"),
+            (cohorts, "Cohorts", "grid_on"), (channels, "Channels", "hub"), (campaigns, "Campaigns", "campaign"),
+            (experiments, "Experiments", "science"), (data, "Data", "upload_file"))),
     ]
     presenting = st.query_params.get("present") == "1"  # presentation mode: the week as slides, no chrome
     navigation = st.navigation(pages, position="hidden" if presenting else "sidebar")

@@ -15,7 +15,7 @@ from scipy import stats
 pytestmark = pytest.mark.browser
 
 
-@pytest.mark.parametrize(("path", "traces"), [("/time-to-convert?by=channel", 8), ("/cohorts", 1)])
+@pytest.mark.parametrize(("path", "traces"), [("/time_to_convert?by=channel", 8), ("/cohorts", 1)])
 def test_survival_and_cohort_charts_draw(server, page, path, traces):
     page.goto(f"{server.url}{path}")
     drawn = page.locator(".js-plotly-plot").locator("g.trace, g.hm")  # scatter traces, heatmap tiles

@@ -14,10 +14,13 @@ def _nav_labels(page) -> list[str]:
     return [t.strip() for t in page.locator("[data-testid='stSidebarNav'] a").all_inner_texts()]
 
 
-def test_a_deep_link_opened_first_on_a_fresh_server_goes_through_the_router(start_server, demo_template, page):
+@pytest.mark.parametrize(("path", "title"), [("/data", "Data"), ("/time_to_convert?by=channel", "Time to convert")])
+def test_a_deep_link_opened_first_on_a_fresh_server_goes_through_the_router(start_server, demo_template, page,
+                                                                             path, title):
     server = start_server(demo_template)
-    page.goto(f"{server.url}/data")  # the very first request this server sees
-    expect(page.get_by_role("heading", name="Data", exact=True)).to_be_visible()
+    page.goto(f"{server.url}{path}")  # the very first request this server sees
+    expect(page.get_by_role("heading", name=title, exact=True, level=1)).to_be_visible()
+    expect(page.get_by_text("Page not found")).to_have_count(0)
     expect(page.locator("[data-testid='stSidebarNav']")).to_contain_text("Overview")
     # The router's pages (icon + title), not the legacy list of file names (dashboard, data, funnel ...).
     titles = [label.split("\n")[-1] for label in _nav_labels(page)]
