@@ -10,7 +10,7 @@ import sys
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ROOT
+from bench.server import ROOT
 
 pytestmark = pytest.mark.browser
 

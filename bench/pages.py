@@ -1,0 +1,132 @@
+"""Page speed in a real browser: `python -m bench.pages [--db PATH | --events 10M] [--channel NAME]`.
+
+Starts the dashboard on a warehouse (an existing file, or a demo warehouse of about that many events
+built first), opens every page in headless Chromium and prints, per page: the first render on a fresh
+server cache (cold), the first render in a new browser session once the cache is filled (warm), and a
+filter change (one channel picked in the sidebar). A render ends when Streamlit's script has finished
+running after the action: the time comes from the browser's clock, so it includes the round trip, the
+queries and drawing the elements (Plotly finishes its SVG a few frames later). Asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+from analytics import demo
+from analytics.warehouse import writer
+from bench.server import CHROMIUM, CHROMIUM_ARGS, ROOT, Server
+
+EVENTS_PER_LEAD = 5.2  # what the demo generates on average by its end date
+
+# Records every change of Streamlit's script state with the browser's clock, from the first paint on.
+RECORD_SCRIPT_STATES = """
+window.__scriptStates = [];
+new MutationObserver(() => {
+  const node = document.querySelector('[data-test-script-state]');
+  const state = node && node.getAttribute('data-test-script-state');
+  const states = window.__scriptStates;
+  if (state && (!states.length || states[states.length - 1][1] !== state)) states.push([performance.now(), state]);
+}).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['data-test-script-state']});
+"""
+# The time the script last finished after it ran at or after `since` (ms on the browser clock), or null.
+FINISHED_SINCE = """since => {
+  const states = window.__scriptStates;
+  const ran = states.findIndex(([t, s]) => t >= since && s === 'running');
+  if (ran < 0) return null;
+  const done = states.slice(ran).find(([, s]) => s === 'notRunning');
+  return done ? done[0] : null;
+}"""
+
+
+def page_paths() -> list[str]:
+    """Every page's address: the Overview at "/", the others at their file names."""
+    names = sorted(p.stem for p in (ROOT / "pages").glob("*.py") if p.stem not in {"__init__", "overview"})
+    return ["/", *(f"/{name}" for name in names)]
+
+
+def _finished(tab, since: float) -> float:
+    """Milliseconds from `since` until the script run it started has finished."""
+    handle = tab.wait_for_function(FINISHED_SINCE, arg=since, timeout=300_000, polling=20)
+    return handle.json_value() - since
+
+
+def _open(browser, url: str):
+    """A new session (a fresh browser context) on `url`: (tab, milliseconds until its first render finished)."""
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    context.add_init_script(RECORD_SCRIPT_STATES)
+    tab = context.new_page()
+    tab.goto(url)
+    return tab, _finished(tab, 0.0)  # 0 on the browser clock = the start of navigation
+
+
+def _pick_channel(tab, channel: str) -> float | None:
+    """Milliseconds from picking `channel` in the sidebar's channel filter until the page has redrawn
+    (None on a page without the filter)."""
+    picker = tab.get_by_role("combobox", name="Channel")
+    if not picker.count():
+        return None
+    picker.click()
+    option = tab.get_by_role("option", name=channel, exact=True)
+    option.wait_for()
+    started = tab.evaluate("performance.now()")
+    option.click()
+    return _finished(tab, started)
+
+
+def _peak_mb(pid: int) -> float:
+    """The process's peak resident memory (VmHWM), in MB."""
+    status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
+    return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM")) / 1024
+
+
+def run(db: Path, channel: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="bench-pages-") as folder, sync_playwright() as playwright:
+        server = Server(db, Path(folder) / "streamlit.log")
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            print(f"{'page':20s} {'first render cold':>18s} {'warm':>8s} {'filter change':>14s}")
+            for path in page_paths():
+                cold_tab, cold = _open(browser, server.url + path)
+                cold_tab.context.close()
+                warm_tab, warm = _open(browser, server.url + path)
+                change = _pick_channel(warm_tab, channel)
+                warm_tab.context.close()
+                changed = "no filter" if change is None else f"{change / 1000:.2f} s"
+                print(f"{path:20s} {cold / 1000:16.2f} s {warm / 1000:6.2f} s {changed:>14s}")
+            print(f"peak memory of the dashboard process: {_peak_mb(server.process.pid):,.0f} MB")
+        finally:
+            browser.close()
+            server.stop()
+        tracebacks = (Path(folder) / "streamlit.log").read_text(encoding="utf-8").count("Traceback")
+        if tracebacks:
+            print(f"the dashboard logged {tracebacks} tracebacks: see its log")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.pages", description=__doc__.splitlines()[0])
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--db", type=Path, help="an existing warehouse (read only)")
+    source.add_argument("--events", type=float, default=1e6, help="build a demo warehouse of about this many events")
+    parser.add_argument("--channel", default="webinar", help="the channel picked for the filter change")
+    args = parser.parse_args()
+    if args.db is not None:
+        run(args.db, args.channel)
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-pages-db-") as folder:
+        db = Path(folder) / "bench.duckdb"
+        started = time.perf_counter()
+        with writer(db) as con:
+            summary = demo.generate(con, leads=int(args.events / EVENTS_PER_LEAD), seed=1)
+        print(f"demo warehouse: {summary.events:,} events, {summary.leads:,} leads in {time.perf_counter() - started:.0f} s "
+              f"(peak RSS of this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB)")
+        run(db, args.channel)
+
+
+if __name__ == "__main__":
+    main()
