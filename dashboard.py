@@ -1,26 +1,42 @@
 """The dashboard's router: page config, theme, the shared filter bar (kept in the URL) and navigation.
 
 Start it with `make dashboard`, or `streamlit run dashboard.py` once the requirements are installed.
-Pages import `shared_filters` and `run_query` from here; the app itself runs only as the main script.
+Pages import `shared_filters`, `run_query`, `run_write` and `can` from here; the app itself runs only as
+the main script.
+
+Access: with an `[auth]` section in `.streamlit/secrets.toml` visitors sign in (`st.login`) and get the
+role `analytics.access` reads from the roles file; without one the app runs open, as admin when the
+server listens on localhost only (`server.address`) and read-only otherwise.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, TypeVar
 
 import duckdb
 import streamlit as st
 
-from analytics import demo
-from analytics.errors import BadInput, WarehouseBusy
+from analytics import access, demo
+from analytics.errors import BadInput, WarehouseBusy, WarehouseUnavailable
 from analytics.filters import Filters
 from analytics.summary import filter_choices, warehouse_summary
 from analytics.warehouse import data_version, db_path, reader, writer
 
 T = TypeVar("T")
 BUSY_WAIT_SECONDS = 20.0
+OPEN_USER = "dashboard"  # who the imports log records when no sign-in is configured
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """Who is looking: the signed-in address (None when the app runs open) and the role (None: refused)."""
+
+    email: str | None
+    role: str | None
+    signed_in: bool
 
 
 @st.cache_data(show_spinner="Reading the warehouse ...", max_entries=512)
@@ -54,6 +70,50 @@ def run_write(action: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         _cached_query.clear()
 
 
+def _auth() -> Mapping[str, Any] | None:
+    """The `[auth]` section of the secrets, or None when no sign-in is configured."""
+    if not st.secrets.load_if_toml_exists():
+        return None
+    return st.secrets.get("auth") or None
+
+
+def visitor() -> Visitor:
+    """The current visitor and their role; an invalid roles file stops the app with its message."""
+    if _auth() is None:
+        return Visitor(None, access.open_role(st.get_option("server.address")), signed_in=False)
+    if not st.user.get("is_logged_in"):
+        return Visitor(None, None, signed_in=False)
+    email = st.user.get("email")
+    try:
+        roles = access.load_roles()
+    except BadInput as error:
+        st.error(f"The roles file is invalid, so nobody is let in: {error}", icon=":material/error:")
+        st.stop()
+        raise
+    return Visitor(email, access.role_for(roles, email, st.user.get("email_verified")), signed_in=True)
+
+
+def can(action: str) -> bool:
+    """Whether the current visitor may do `action` ("import", "remove_import", "edit_rules", "manage")."""
+    return access.allowed(visitor().role, action)
+
+
+def who() -> str:
+    """Who the imports log records for a write from this session: the signed-in address, or "dashboard"."""
+    return visitor().email or OPEN_USER
+
+
+def refusal(action: str) -> str:
+    """Why the current visitor sees no control for `action`, in words; shown where the control would be."""
+    needed = " or ".join(access.roles_allowed(action))
+    current = visitor()
+    if current.signed_in:
+        return (f"{access.ACTION_WORDS[action]} needs the {needed} role; yours is {current.role}. "
+                "Ask an admin to change it in the roles file.")
+    return (f"{access.ACTION_WORDS[action]} is switched off: no sign-in is configured and this server can be "
+            "reached from other computers. Serve it on localhost, or configure sign-in.")
+
+
 def shared_filters() -> Filters:
     """The filter bar in the sidebar: entry date range, channels, campaigns; every choice is in the URL."""
     choices = run_query(filter_choices)
@@ -82,15 +142,53 @@ def _empty_state() -> None:
         "(20,000 B2B leads over eighteen months, eight channels, campaigns, sends and experiments), "
         "or load your own exports on the **Data** page or with `python -m analytics import`."
     )
+    if not can("manage"):
+        st.info(refusal("manage"), icon=":material/lock:")
+        return
     if st.button("Build the demo warehouse", type="primary", icon=":material/database:", key="build_demo"):
         with st.spinner("Building the demo warehouse ..."):
             try:
                 summary = run_write(lambda con: demo.generate(con))
-            except (BadInput, WarehouseBusy) as error:
+            except (BadInput, WarehouseUnavailable) as error:
                 st.error(str(error))
                 return
         st.success(f"Built {summary.leads:,} leads and {summary.events:,} events.")
         st.rerun()
+
+
+def _sign_in(current: Visitor, auth: Mapping[str, Any]) -> None:
+    """The screen of a visitor without a role: a sign-in button per provider, or why an address is refused."""
+    if not current.signed_in:
+        st.title("Sign in")
+        st.write("This dashboard shows the team's funnel data to the people its roles file lists.")
+        named = [name for name, value in auth.items() if isinstance(value, Mapping)]
+        for provider in ([None] if "client_id" in auth or not named else []) + named:
+            st.button(f"Sign in with {provider.capitalize()}" if provider else "Sign in", type="primary",
+                      icon=":material/login:", on_click=st.login, args=(provider,), key=f"sign_in_{provider}")
+        return
+    st.title("No access")
+    if not current.email:
+        why = "You are signed in, but your sign-in provider did not share an email address."
+    elif st.user.get("email_verified") is False:
+        why = f"You are signed in as `{current.email}`, but your sign-in provider has not verified this address."
+    else:
+        why = f"You are signed in as `{current.email}`, but the roles file gives this address no role."
+    st.write(f"{why} Ask an admin of this dashboard to add you, then reload the page.")
+    st.button("Sign out", icon=":material/logout:", on_click=st.logout, key="sign_out")
+
+
+def _account(current: Visitor) -> None:
+    """Who is signed in, with a sign-out button; or a note that the app runs open, and what that allows."""
+    with st.sidebar:
+        if current.signed_in:
+            st.caption(f"Signed in as `{current.email}` ({current.role})")
+            st.button("Sign out", icon=":material/logout:", on_click=st.logout, key="sign_out")
+        elif current.role == "admin":
+            st.caption("Open: no sign-in is configured and the server listens on localhost only, so whoever "
+                       "uses this computer can import and remove data.")
+        else:
+            st.warning("Read-only: no sign-in is configured and this server can be reached from other "
+                       "computers. Serve it on localhost, or configure sign-in.", icon=":material/lock:")
 
 
 def _page(module: ModuleType, title: str, icon: str) -> st.Page:
@@ -111,7 +209,13 @@ def main() -> None:
             (experiments, "Experiments", "science"), (data, "Data", "upload_file"))),
     ]
     presenting = st.query_params.get("present") == "1"  # presentation mode: the week as slides, no chrome
-    navigation = st.navigation(pages, position="hidden" if presenting else "sidebar")
+    current = visitor()
+    navigation = st.navigation(pages, position="hidden" if presenting or current.role is None else "sidebar")
+    if current.role is None:
+        _sign_in(current, _auth() or {})
+        return
+    if not presenting:
+        _account(current)
     if navigation.url_path != "data" and run_query(warehouse_summary).is_empty:
         _empty_state()
         return

@@ -27,7 +27,8 @@ class BadInput(ValueError):
 
 
 class WarehouseUnavailable(RuntimeError):
-    """The warehouse cannot be opened: its folder cannot be written, or another process holds it. Exit status 3."""
+    """The warehouse cannot be opened or written: its folder is read-only, its disk is full, or another
+    process holds it. Exit status 3."""
 
 
 class WarehouseBusy(WarehouseUnavailable):

@@ -8,6 +8,7 @@ dashboard rerun opens it, does its work and closes it. A connection that finds t
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import time
@@ -25,6 +26,8 @@ DEFAULT_DB = PROJECT_ROOT / "data" / "warehouse.duckdb"
 DEFAULT_TIMEOUT_SECONDS = 120.0
 
 _LOCK_MESSAGES = ("could not set lock", "different configuration", "conflicting lock")
+# A write that found no room: the disk is full, a quota is used up, or the file reached a size limit.
+_NO_ROOM = tuple(os.strerror(code) for code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG))
 
 
 def db_path(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -76,7 +79,10 @@ def writer(
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
     on_wait: Callable[[str], None] | None = None,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-write connection to an up-to-date warehouse, created if missing, closed on exit."""
+    """A read-write connection to an up-to-date warehouse, created if missing, closed on exit.
+
+    A write that finds no room (disk full, quota, file size limit) raises WarehouseUnavailable naming the file.
+    """
     target = db_path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -86,6 +92,14 @@ def writer(
     try:
         migrate(con)
         yield con
+    except duckdb.IOException as error:
+        reason = next((r for r in _NO_ROOM if r in str(error)), None)
+        if reason is None:
+            raise
+        # DuckDB rolls back the transaction whose write failed; every write here is one transaction.
+        raise WarehouseUnavailable(
+            f"the warehouse {target} could not be written: there is no space left for it ({reason}), so "
+            "the change was rolled back. Free some disk space and try again") from error
     finally:
         con.close()
 

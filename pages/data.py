@@ -3,12 +3,13 @@
 import tempfile
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from analytics import imports
 from analytics.errors import BadInput, WarehouseUnavailable
 from analytics.summary import warehouse_summary
-from dashboard import run_query, run_write
+from dashboard import can, refusal, run_query, run_write, who
 from pages import reroute
 
 KIND_HELP = {
@@ -93,7 +94,7 @@ def _mapping_editor(upload, kind: str, options: imports.ImportOptions, path: Pat
 def _import(upload, kind: str, options: imports.ImportOptions, path: Path, mapping: dict[str, str]) -> None:
     chosen = imports.ImportOptions(**{**options.__dict__, "mapping": mapping})
     try:
-        result = run_write(lambda con: imports.import_file(con, kind, path, chosen, imported_by="dashboard",
+        result = run_write(lambda con: imports.import_file(con, kind, path, chosen, imported_by=who(),
                                                            file_name=upload.name))
     except (BadInput, WarehouseUnavailable) as error:
         st.error(f"Not imported: {error}. Nothing was stored from this file.", icon=":material/error:")
@@ -108,12 +109,8 @@ def _import(upload, kind: str, options: imports.ImportOptions, path: Path, mappi
     (st.info if result.already_imported else st.success)(result.message)
 
 
-def render() -> None:
-    st.title("Data")
-    summary = run_query(warehouse_summary)
-    st.caption(" · ".join(f"{table.replace('_', ' ')}: {count:,}" for table, count in summary.rows.items()))
-
-    st.subheader("Upload files")
+def _uploads() -> None:
+    """Upload files, preview each with its guessed mapping, import them."""
     uploads = st.file_uploader("CSV, Excel or Parquet files (up to 1 GB each)", accept_multiple_files=True,
                                type=["csv", "txt", "tsv", "xlsx", "xlsm", "xls", "ods", "parquet"])
     kind = st.selectbox("What the files hold", imports.KINDS, format_func=str.capitalize,
@@ -136,6 +133,33 @@ def render() -> None:
                 for upload, path, mapping in ready:
                     _import(upload, kind, options, path, mapping)
 
+
+def _removal(active: pd.DataFrame) -> None:
+    """Choose one of the `active` imports and remove the rows it added."""
+    chosen = st.selectbox("Import", active["import_id"].tolist(),
+                          format_func=lambda i: f"#{i} {active.set_index('import_id').at[i, 'file_name']}")
+    if chosen is not None and st.button("Remove its rows", icon=":material/delete:"):
+        try:
+            removed = run_write(lambda con: imports.remove_import(con, int(chosen), removed_by=who()))
+        except (BadInput, WarehouseUnavailable) as error:
+            st.error(f"Not removed: {error}.", icon=":material/error:")
+            return
+        st.success(f"Removed import #{chosen}: " + (", ".join(f"{n:,} {t}" for t, n in removed.items())
+                                                   or "it had added no rows") + ".")
+        st.rerun()
+
+
+def render() -> None:
+    st.title("Data")
+    summary = run_query(warehouse_summary)
+    st.caption(" · ".join(f"{table.replace('_', ' ')}: {count:,}" for table, count in summary.rows.items()))
+
+    st.subheader("Upload files")
+    if can("import"):
+        _uploads()
+    else:
+        st.info(refusal("import"), icon=":material/lock:")
+
     st.subheader("Imports")
     log = run_query(imports.import_log)
     if log.empty:
@@ -147,15 +171,11 @@ def render() -> None:
     st.dataframe(log.drop(columns=["content_hash"]), hide_index=True, width="stretch",
                  column_config={"imported_at": st.column_config.DatetimeColumn("Imported at", format="YYYY-MM-DD HH:mm"),
                                 "removed_at": st.column_config.DatetimeColumn("Removed at", format="YYYY-MM-DD HH:mm")})
-    active = log[log["removed_at"].isna()]
     with st.expander("Remove an import"):
-        chosen = st.selectbox("Import", active["import_id"].tolist(),
-                              format_func=lambda i: f"#{i} {active.set_index('import_id').at[i, 'file_name']}")
-        if chosen is not None and st.button("Remove its rows", icon=":material/delete:"):
-            removed = run_write(lambda con: imports.remove_import(con, int(chosen), removed_by="dashboard"))
-            st.success(f"Removed import #{chosen}: " + (", ".join(f"{n:,} {t}" for t, n in removed.items())
-                                                       or "it had added no rows") + ".")
-            st.rerun()
+        if can("remove_import"):
+            _removal(log[log["removed_at"].isna()])
+        else:
+            st.info(refusal("remove_import"), icon=":material/lock:")
 
 
 if __name__ == "__main__":

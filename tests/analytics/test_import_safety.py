@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import resource
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -121,6 +123,31 @@ def test_a_folder_that_cannot_be_written_gives_a_clear_message(tmp_path, capsys)
             pass
     assert main(["--db", str(blocker / "warehouse.duckdb"), "import-log"]) == 3
     assert "cannot be opened for writing" in capsys.readouterr().err
+
+
+def _no_room_past(limit: int) -> Callable[[], None]:
+    """For a child process: a write that would grow a file past `limit` bytes fails with EFBIG ("File too
+    large") instead of killing it, which is what a full disk looks like to DuckDB and root cannot fake with chmod."""
+    def limit_file_size() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return limit_file_size
+
+
+def test_a_full_disk_stops_an_import_with_a_clear_message_and_leaves_the_warehouse_as_before(tmp_path):
+    db = tmp_path / "w.duckdb"
+    assert main(["--db", str(db), "import", "events", str(_events_csv(tmp_path / "small.csv", 9, "S"))]) == 0
+    before = _state(db)
+    big = _events_csv(tmp_path / "big.csv", 300_000, "F")  # needs about 2.5 MB more in the warehouse
+    command = [sys.executable, "-m", "analytics", "--db", str(db), "import", "events", str(big)]
+    full = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False,
+                          preexec_fn=_no_room_past(db.stat().st_size + 256 * 1024))
+    assert (full.returncode, full.stdout) == (3, "")
+    assert full.stderr == (f"error: the warehouse {db} could not be written: there is no space left for it (File too "
+                           "large), so the change was rolled back. Free some disk space and try again\n")
+    assert _state(db) == before  # nothing half-written, and the warehouse opens
+    assert subprocess.run(command, cwd=ROOT, capture_output=True, check=False).returncode == 0  # with room: whole
+    assert _state(db) == (before[0] + 300_000, before[1] + 1)
 
 
 def test_a_file_larger_than_the_memory_limit_streams_in(tmp_path):

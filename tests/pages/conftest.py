@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from streamlit import config
 from streamlit.testing.v1 import AppTest
 
 
@@ -39,3 +41,17 @@ def router_app(monkeypatch):
         monkeypatch.setenv("ANALYTICS_DB", str(db))
         return AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
     return make
+
+
+@pytest.fixture(autouse=True)
+def server_address() -> Iterator[Callable[[str | None], None]]:
+    """Page tests run as `make dashboard` serves, on localhost, where the app is open without sign-in;
+    server_address("0.0.0.0") serves one test on every interface instead."""
+    before = config.get_option("server.address")
+
+    def serve_on(address: str | None) -> None:
+        config.set_option("server.address", address, "tests/pages/conftest.py")
+
+    serve_on("localhost")
+    yield serve_on
+    serve_on(before)
