@@ -38,11 +38,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analytics import abstats
+from analytics import abstats, journeys
 from analytics.abstats import Proportion
 from analytics.errors import BadInput
 from analytics.filters import Filters
-from analytics.funnel import NONE_GROUP, FunnelSpec, _units_query
+from analytics.funnel import (
+    NONE_GROUP,
+    FunnelSpec,
+    _event_units_query,
+    _journey_units_query,
+)
 from analytics.time_to_convert import ConversionSpec, time_to_convert
 
 GroupBy = Literal["channel", "campaign"]
@@ -105,12 +110,30 @@ def channel_comparison(con: duckdb.DuckDBPyConnection, filters: Filters, by: Gro
         raise BadInput(f"compare by channel or campaign, not '{by}'")
     column = "channel" if by == "channel" else "campaign_id"
     spec = FunnelSpec(stages=STAGES, by=column)
-    units, params = _units_query(con, spec, filters)
-    horizon = "u.entered_at"
+    journey = _journey_units_query(con, spec, filters)
+    units, params = journey or _event_units_query(con, spec, filters)
+    horizon = "entered_at"
     for step, window in enumerate(spec.transition_windows, start=2):
         if window is not None:
             horizon, window_params = window.add_sql(horizon, f"horizon{step}")
             params |= window_params
+    can_move = f"(open OR (reached = 1 AND {horizon} > $as_of))"  # unqualified: only units have these columns
+    if journey is not None:  # the value of the won deal at last_at, and losses, from the lead's journey
+        judged = f"""
+            SELECT grp, reached,
+                   CASE WHEN reached = 4 THEN CASE WHEN won_times IS NULL THEN won_value
+                        ELSE list_sum(list_filter(won_values, lambda v, i: won_times[i] = last_at)) END END AS won_value,
+                   reached < 4 AND {journeys.first_from_sql("lost", "entered_at")} IS NULL AND {can_move} AS unfinished
+            FROM units"""
+    else:
+        judged = f"""
+            SELECT u.grp, u.reached, w.value AS won_value,
+                   u.reached < 4 AND NOT EXISTS (
+                       SELECT 1 FROM events e WHERE e.lead_id = u.unit_id AND e.stage = 'lost'
+                         AND e.occurred_at >= u.entered_at AND e.occurred_at < $as_of)
+                   AND {can_move} AS unfinished
+            FROM units u
+            LEFT JOIN events w ON u.reached = 4 AND w.lead_id = u.unit_id AND w.stage = 'won' AND w.occurred_at = u.last_at"""
 
     spend_filters = []
     if filters.channels:
@@ -129,14 +152,7 @@ def channel_comparison(con: duckdb.DuckDBPyConnection, filters: Filters, by: Gro
     table = con.execute(
         f"""
         WITH units AS ({units}),
-        judged AS (
-            SELECT u.*, w.value AS won_value,
-                   u.reached < 4 AND NOT EXISTS (
-                       SELECT 1 FROM events e WHERE e.lead_id = u.unit_id AND e.stage = 'lost'
-                         AND e.occurred_at >= u.entered_at AND e.occurred_at < $as_of)
-                   AND (u.open OR (u.reached = 1 AND {horizon} > $as_of)) AS unfinished
-            FROM units u
-            LEFT JOIN events w ON u.reached = 4 AND w.lead_id = u.unit_id AND w.stage = 'won' AND w.occurred_at = u.last_at),
+        judged AS ({judged}),
         funnel_side AS (
             SELECT grp, count(*) AS leads,
                    count(*) FILTER (WHERE reached >= 2) AS mql,

@@ -13,6 +13,7 @@ its window and before a competing end). The rules of DESIGN.md's "Cohorts" and "
   Aalen-Johansen cumulative incidence of conversion and the all-cause survival of all entrants of the
   selection (pooled over cohorts), read at the longest follow-up h. Young cohorts are assumed to convert
   like older ones did at the same age. Once every window of a cohort has closed, it equals its share.
+  Open units are read at the time `time_to_convert._placed_sql` gives, where F and S are the same.
 """
 
 from __future__ import annotations
@@ -27,7 +28,12 @@ from analytics.durations import Duration
 from analytics.errors import BadInput
 from analytics.filters import Filters
 from analytics.funnel import _PERIOD_LENGTH, Period
-from analytics.time_to_convert import ConversionSpec, _outcomes_query, aalen_johansen
+from analytics.time_to_convert import (
+    ConversionSpec,
+    _outcomes_query,
+    _placed_sql,
+    aalen_johansen,
+)
 
 COLUMNS = ["cohort", "period_index", "entered", "converted", "converted_share", "complete", "projected_share"]
 
@@ -79,16 +85,17 @@ def cohort_summary(table: pd.DataFrame) -> pd.DataFrame:
 
 def _projected(con: duckdb.DuckDBPyConnection, spec: ConversionSpec, filters: Filters, period: Period) -> dict[str, float]:
     """Each cohort's projected final share: converters plus open units' chances from the pooled curve."""
-    outcomes, params = _outcomes_query(con, spec, filters)
+    outcomes, params = _outcomes_query(con, spec, filters)  # one group: `spec` has no breakdown
     rows = con.execute(
         f"""
-        WITH outcomes AS ({outcomes})
+        WITH outcomes AS ({outcomes}),
+        placed AS ({_placed_sql("grp")})
         SELECT strftime(date_trunc($coh_period, entered_at), '%Y-%m-%d') AS cohort, days,
                count(*) FILTER (WHERE outcome = 'converted') AS converted,
                count(*) FILTER (WHERE outcome = 'lost') AS lost,
                count(*) FILTER (WHERE outcome = 'open') AS censored,
                count(*) FILTER (WHERE outcome = 'open' AND NOT expired) AS still_open
-        FROM outcomes GROUP BY ALL
+        FROM placed GROUP BY ALL
         """,
         params | {"coh_period": period},
     ).df()

@@ -4,11 +4,15 @@ The data tells the stories of DESIGN.md so every page has something true to show
 - eight channels whose funnels differ: display ads bring volume with the worst drop-off, webinars the
   best lead -> sales-inquiry rate;
 - seniority levels: senior buyers need more nurture touches (7-10), and engaged senior leads convert
-  more, disengaged ones less;
+  more, disengaged ones less; leads on their way to sales show more intent (proposals, meetings ...);
 - MQL -> SQL takes up to 6 months and SQL -> won / lost up to 5 months, so recent leads are still open
   when the data ends;
 - daily campaign spend, impressions and clicks; weekly newsletter sends with an A/B test in which the
-  variant with the better click rate converts worse; experiments aggregated and per unit.
+  variant with the better click rate converts worse; experiments aggregated and per unit;
+- a nurture sequence (`NURTURE_STEPS`: day 0, 1, 3, 7, then monthly) sent to three leads in four from a
+  few days after they come in until they become MQL, are lost or unsubscribe, with opens and clicks
+  (engaged leads open more, senior ones less); a click sometimes makes a lead an MQL within days, most
+  of all after the day-3 case study, so the sequence genuinely moves leads.
 
 Randomness comes from DuckDB's `hash()` of (row number, seed, purpose), so the same seed and end date
 give the same rows whatever the thread count, and nothing is held in Python memory: 10 million leads
@@ -22,6 +26,7 @@ from datetime import date, datetime, time, timedelta
 
 import duckdb
 
+from analytics import journeys
 from analytics.errors import BadInput
 from analytics.schema import DATA_TABLES
 
@@ -67,6 +72,17 @@ TOUCHES: tuple[tuple[str, float], ...] = (
     ("email_open", 0.30), ("email_click", 0.12), ("visit", 0.20), ("long_visit", 0.10),
     ("webinar", 0.08), ("whitepaper", 0.07), ("proposal", 0.06), ("trial", 0.04), ("meeting", 0.03),
 )
+
+INTENT_FROM = sum(w for _, w in TOUCHES[:3]) / sum(w for _, w in TOUCHES)  # touches after email and visit
+
+NURTURE_SEQUENCE = "nurture-welcome"  # the campaign_id of its email_sent / email_open / email_click events
+# (day after enrolment, chance of an open, chance of a click once opened, chance a click makes a lead an MQL)
+NURTURE_STEPS: tuple[tuple[int, float, float, float], ...] = (
+    (0, 0.32, 0.12, 0.35), (1, 0.26, 0.12, 0.35), (3, 0.26, 0.30, 0.60), (7, 0.22, 0.12, 0.35),
+    (30, 0.20, 0.10, 0.30), (60, 0.18, 0.08, 0.30), (90, 0.16, 0.08, 0.30), (120, 0.15, 0.08, 0.30),
+)
+NURTURE_SHARE = 0.75  # leads enrolled; the others never get the sequence
+NURTURE_UNSUBSCRIBE = 0.012  # chance per message that the lead unsubscribes after it
 
 
 @dataclass(frozen=True)
@@ -135,6 +151,7 @@ def generate(
              f"leads={leads}; seed={seed}; end={end_day}"],
         ).fetchone()[0]
         _build(con, leads, seed, start_ts, end_ts, import_id)
+        journeys.rebuild(con)
         counts = {t: con.execute(f"SELECT count(*) FROM {t} WHERE import_id = ?", [import_id]).fetchone()[0]
                   for t in DATA_TABLES}
         total = sum(counts.values())
@@ -176,7 +193,9 @@ def _build(con: duckdb.DuckDBPyConnection, n: int, seed: int, start_ts: datetime
         + _values(_cumulative(list(TOUCHES))) + ") t(touch, lo, hi)"
     )
     _build_leads(con, n, start_ts, span)
+    _build_nurture(con)
     _write_leads_and_events(con, end_ts, import_id)
+    _write_nurture(con, end_ts, import_id)
     _write_campaigns(con, start_ts, end_ts, import_id)
     _write_sends(con, n, start_ts, end_ts, import_id)
     _write_experiments(con, n, end_ts, import_id)
@@ -265,21 +284,93 @@ def _write_leads_and_events(con: duckdb.DuckDBPyConnection, end_ts: datetime, im
         """,
         [import_id, end_ts],
     )
-    # Nurture touches, spread between lead creation and the sales conversation (or 120 days).
+    # Nurture touches between lead creation and the sales conversation (or 120 days), most in the first
+    # weeks; a lead on its way to sales shows more intent: about a third of its touches are long visits,
+    # webinars, whitepapers, proposals, trials or meetings on top of the usual mix.
     con.execute(
-        """
+        f"""
         INSERT INTO events (lead_id, stage, occurred_at, channel, campaign_id, value, import_id)
         SELECT lead_id, t.touch, occurred_at, NULL, NULL, NULL, ? FROM (
             SELECT lead_id, i, k,
-                   created_at + secs(1 + u(i * 64 + k, 31) *
+                   created_at + secs(1 + pow(u(i * 64 + k, 31), 1.6) *
                        coalesce(epoch(sql_at) - epoch(created_at) - 2, 86400 * 120)) AS occurred_at,
-                   u(i * 64 + k, 32) AS u_touch
+                   CASE WHEN sql_at IS NOT NULL AND u(i * 64 + k, 33) < 0.35
+                        THEN {INTENT_FROM} + (1 - {INTENT_FROM}) * u(i * 64 + k, 32)
+                        ELSE u(i * 64 + k, 32) END AS u_touch
             FROM (SELECT lead_id, i, created_at, sql_at, unnest(range(touches)) AS k FROM demo_leads)
         ) x JOIN demo_touches t ON x.u_touch >= t.lo AND x.u_touch < t.hi
         WHERE occurred_at < ?
         """,
         [import_id, end_ts],
     )
+
+
+def _build_nurture(con: duckdb.DuckDBPyConnection) -> None:
+    """The nurture sequence's messages, opens, clicks and unsubscribes per enrolled lead (`demo_nurture`),
+    and its effect: a lead that would not have become an MQL, and whose click converts, becomes one within
+    two days (and goes no further). The sequence stops at MQL, at a loss or at an unsubscribe."""
+    steps = _values([(k, *step) for k, step in enumerate(NURTURE_STEPS, start=1)])
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE demo_nurture AS
+        WITH steps AS (SELECT * FROM (VALUES {steps}) t(step, day, p_open, p_click, p_mql)),
+        enrolled AS (
+            SELECT i, lead_id, engaged, mql_at, sql_at, lost_at,
+                   -- senior people open less marketing email
+                   CASE seniority WHEN 'executive' THEN 0.5 WHEN 'head' THEN 0.7 WHEN 'manager' THEN 0.9
+                        ELSE 1.1 END AS reads,
+                   created_at + secs(60 + 86400 * 10 * pow(u(i, 50), 2)) AS enrolled_at
+            FROM demo_leads WHERE u(i, 51) < {NURTURE_SHARE}),
+        planned AS (
+            SELECT e.*, s.step, s.p_mql, i * 16 + s.step AS j, e.enrolled_at + secs(86400 * s.day) AS sent_at,
+                   u(j, 52) < {NURTURE_UNSUBSCRIBE} AS unsubscribes,
+                   u(j, 53) < s.p_open * e.reads * CASE WHEN e.engaged THEN 1.5 ELSE 0.7 END AS opens,
+                   u(j, 54) < s.p_click AS clicks_once_open
+            FROM enrolled e CROSS JOIN steps s),
+        kept AS (
+            SELECT *, coalesce(bool_or(unsubscribes) OVER (PARTITION BY i ORDER BY step
+                               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), false) AS gone
+            FROM planned),
+        timed AS (
+            SELECT *, CASE WHEN opens THEN sent_at + secs(3600 * (0.2 + 47 * pow(u(j, 55), 2))) END AS open_at
+            FROM kept
+            WHERE NOT gone AND sent_at < coalesce(least(mql_at, sql_at, lost_at), 'infinity'::TIMESTAMP))
+        SELECT i, lead_id, step, sent_at, open_at,
+               CASE WHEN clicks_once_open THEN open_at + secs(30 + 600 * u(j, 56)) END AS click_at,
+               CASE WHEN unsubscribes THEN sent_at + secs(600 + 7200 * u(j, 57)) END AS unsubscribed_at,
+               CASE WHEN clicks_once_open AND u(j, 58) < p_mql
+                    THEN open_at + secs(30 + 600 * u(j, 56) + 86400 * (0.25 + 1.75 * u(j, 59))) END AS mql_from_click
+        FROM timed
+        """
+    )
+    con.execute(
+        """
+        UPDATE demo_leads SET mql_at = n.mql_at
+        FROM (SELECT i, min(mql_from_click) AS mql_at FROM demo_nurture GROUP BY i) n
+        WHERE demo_leads.i = n.i AND n.mql_at IS NOT NULL AND demo_leads.mql_at IS NULL
+        """
+    )
+    con.execute("DELETE FROM demo_nurture n USING demo_leads l WHERE n.i = l.i AND n.sent_at >= l.mql_at")
+
+
+def _write_nurture(con: duckdb.DuckDBPyConnection, end_ts: datetime, import_id: int) -> None:
+    """The sequence as events of its campaign_id: email_sent, email_open, email_click, email_unsubscribe."""
+    try:
+        con.execute(
+            """
+            INSERT INTO events (lead_id, stage, occurred_at, channel, campaign_id, value, import_id)
+            SELECT lead_id, stage, occurred_at, NULL, ?, NULL, ? FROM (
+                SELECT lead_id, 'email_sent' AS stage, sent_at AS occurred_at FROM demo_nurture
+                UNION ALL SELECT lead_id, 'email_open', open_at FROM demo_nurture WHERE open_at IS NOT NULL
+                UNION ALL SELECT lead_id, 'email_click', click_at FROM demo_nurture WHERE click_at IS NOT NULL
+                UNION ALL SELECT lead_id, 'email_unsubscribe', unsubscribed_at FROM demo_nurture
+                          WHERE unsubscribed_at IS NOT NULL
+            ) WHERE occurred_at < ?
+            """,
+            [NURTURE_SEQUENCE, import_id, end_ts],
+        )
+    finally:
+        con.execute("DROP TABLE IF EXISTS temp.demo_nurture")
 
 
 def _write_campaigns(con: duckdb.DuckDBPyConnection, start_ts: datetime, end_ts: datetime, import_id: int) -> None:

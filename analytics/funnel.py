@@ -30,6 +30,29 @@ The rules are DESIGN.md's "Funnel semantics" and "Contract details"; where those
   attributes (seniority, account_id, keys of leads.attributes) come from the leads table. The filters
   match the same labels, so "(none)" can be selected.
 - Account unit: events of leads without an account are left out.
+
+Two ways to the same units. The journey table (`analytics.journeys`: per lead, each funnel stage's
+earliest time and, for a repeated stage, all its times; first touch with its time) answers lead-unit
+funnels over the funnel stages broken down by a lead column, when it matches the events; everything else
+(accounts, other stage names, imported attributes) groups the events, one window pass per step. Both give
+the same rows (unit_id, grp, entered_at, reached, last_at, open) because:
+
+- Entry: t1 is the minimum of step 1's times before the as-of instant A, and the minimum of a set is
+  before A exactly when some element is: the earliest time, kept in the journey, decides. In implied
+  mode without a step-1 event before A, it is the least of the later stages' earliest times before A.
+- First touch: the journey keeps the lead's first non-empty value over all its events, (t*, v*). If
+  t* < A it is also the first among the events before A; if not, no event before A has a value and
+  both ways fall back to the leads table.
+- Path, list form: with R1 = {t1} and R_k = {o in step k's times : o < A and some r in R_(k-1) has
+  r <= o <= r + window(k)}, R_k is, by induction, exactly the set of step-k occurrences the events path
+  marks reachable; reached is the deepest non-empty R_k, last_at is max R_reached, and open says some
+  r in R_reached has r + window(reached + 1) >= A (the events path's maximum deadline, the same test).
+- Path, plain form (strict mode, each stage of the funnel at most once, i.e. no times lists): R_k is
+  empty or {o_k}, and it is {o_k} exactly when R_(k-1) = {o_(k-1)} and o_k < A and o_(k-1) <= o_k <=
+  o_(k-1) + window(k). So the unit stops before the first step failing that test, last_at is o_reached,
+  and no list is read. Most leads take this form; re-entries and implied mode take the list form.
+`tests/analytics/test_funnel_properties.py` checks both ways against a plain-Python reference, and
+`tests/analytics/test_journeys.py` checks that every unit gets the same row both ways.
 """
 
 from __future__ import annotations
@@ -45,9 +68,11 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from analytics import journeys
 from analytics.durations import Duration, funnel_windows
 from analytics.errors import BadInput
 from analytics.filters import Filters
+from analytics.schema import FUNNEL_STAGES
 from analytics.sql import quote_ident
 
 Mode = Literal["strict", "implied"]
@@ -217,8 +242,133 @@ def _units_query(con: duckdb.DuckDBPyConnection, spec: FunnelSpec, filters: Filt
     """SQL with one row per entrant: unit_id, grp, entered_at, reached (furthest step), last_at, open.
 
     `last_at` is the latest time the unit reached its furthest step; `open` says it is still inside the
-    window to the next step at the as-of instant.
+    window to the next step at the as-of instant. Read from the journey table where it answers `spec`,
+    else from the events (module docstring).
     """
+    return _journey_units_query(con, spec, filters) or _event_units_query(con, spec, filters)
+
+
+def _journey_units_query(
+    con: duckdb.DuckDBPyConnection, spec: FunnelSpec, filters: Filters
+) -> tuple[str, dict] | None:
+    """`_units_query` from the journey table, each row followed by the lead's journey columns
+    (`analytics.journeys`); None where the table cannot answer `spec`: an account unit, a stage it does
+    not keep, a breakdown by an imported attribute, or a table that does not match the events."""
+    if spec.unit != "lead" or not set(spec.stages) <= set(FUNNEL_STAGES) or spec.by not in (None, *LEAD_COLUMNS):
+        return None
+    if not journeys.is_current(con):
+        return None
+    n_steps = len(spec.stages)
+    params: dict[str, object] = {"as_of": filters.as_of_end}
+    windows = dict(enumerate(spec.transition_windows, start=2))  # step -> window into it
+
+    def due(step: int, time_sql: str) -> str:
+        """SQL for the deadline to reach `step` from step - 1 at `time_sql`."""
+        sql, window_params = windows[step].add_sql(time_sql, f"w{step}")
+        params.update(window_params)
+        return sql
+
+    first = [quote_ident(f"{stage}_at") for stage in spec.stages]  # each stage's earliest time
+    every = [journeys.times_sql(stage) for stage in spec.stages]  # all its times, as a list
+    entry = f"CASE WHEN {first[0]} < $as_of THEN {first[0]} END"
+    if spec.mode == "implied":  # without a step-1 event, the earliest event of a later step
+        later = ", ".join(f"CASE WHEN {t} < $as_of THEN {t} END" for t in first[1:])
+        entry = f"CASE WHEN {first[0]} < $as_of THEN {first[0]} ELSE least({later}) END"
+    alias = _attribute_aliases(spec, filters)
+    labels = "".join(f", coalesce({journeys.attribute_sql(name)}, $none) AS {alias[name]}" for name in alias)
+    params |= {"none": NONE_GROUP} if alias else {}
+    chosen = ["entered_at IS NOT NULL", *_entry_range(filters, "entered_at", params),
+              *_attribute_filters(filters, alias, params)]
+    # The plain path serves strict mode for leads with each stage at most once (no times lists).
+    simple = " AND ".join(f"{quote_ident(f'{stage}_times')} IS NULL" for stage in spec.stages)
+    ctes = [f"""entrants AS (
+        SELECT * FROM (
+            SELECT lead_id AS unit_id, {entry} AS entered_at, {simple if spec.mode == 'strict' else 'false'} AS simple
+                   {labels}, * EXCLUDE (lead_id)
+            FROM journeys)
+        WHERE {' AND '.join(chosen)})"""]
+
+    # The list path: r_k lists every occurrence of step k that a path from the entry reaches.
+    occurrences = list(every)
+    if spec.mode == "implied":  # a stage without an event occurs at every event of the later steps
+        for k in range(n_steps - 1):
+            occurrences[k] = f"CASE WHEN {first[k]} < $as_of THEN {every[k]} ELSE flatten([{', '.join(every[k + 1:])}]) END"
+    ctes.append("p1 AS (SELECT *, CASE WHEN NOT simple THEN [entered_at] END AS r1 FROM entrants)")
+    for step, window in windows.items():
+        within = "r <= o" if window is None else f"r <= o AND o <= {due(step, 'r')}"
+        ctes.append(f"""p{step} AS (
+            SELECT *, CASE WHEN NOT simple THEN list_filter({occurrences[step - 1]},
+                lambda o: o < $as_of AND list_bool_or(list_transform(r{step - 1}, lambda r: {within}))) END AS r{step}
+            FROM p{step - 1})""")
+
+    # The plain path: step k is reached when its one time is before the as-of instant, at or after the
+    # time of step k-1 and within the window; the unit stops before the first step that is not.
+    at = ["entered_at", *first[1:]]  # the time of each step, on the plain path
+    stops = " ".join(
+        f"WHEN {at[k - 1]} IS NULL OR {at[k - 1]} >= $as_of OR {at[k - 1]} < {at[k - 2]}"
+        + (f" OR {at[k - 1]} > {due(k, at[k - 2])}" if windows[k] is not None else "")
+        + f" THEN {k - 1}"
+        for k in windows
+    )
+    furthest = " ".join(f"WHEN len(r{k}) > 0 THEN {k}" for k in range(n_steps, 1, -1))
+    ctes.append(f"""judged AS (
+        SELECT *, CASE WHEN simple THEN CASE {stops} ELSE {n_steps} END ELSE CASE {furthest} ELSE 1 END END AS reached
+        FROM p{n_steps})""")
+    last_at = " ".join(
+        f"WHEN {k} THEN CASE WHEN simple THEN {at[k - 1]} ELSE list_max(r{k}) END" for k in range(1, n_steps + 1)
+    )
+    is_open = " ".join(
+        f"WHEN {k - 1} THEN CASE WHEN simple THEN {due(k, at[k - 2])} >= $as_of "
+        f"ELSE list_bool_or(list_transform(r{k - 1}, lambda r: {due(k, 'r')} >= $as_of)) END"
+        for k, window in windows.items() if window is not None
+    )
+    internal = ", ".join(["simple", *alias.values(), *(f"r{k}" for k in range(1, n_steps + 1))])
+    sql = f"""
+        WITH {', '.join(ctes)}
+        SELECT unit_id, {alias[spec.by] if spec.by else f"'{ALL_GROUP}'"} AS grp, entered_at, reached,
+               CASE reached {last_at} END AS last_at,
+               {f'coalesce(CASE reached {is_open} END, false)' if is_open else 'false'} AS open,
+               * EXCLUDE (unit_id, entered_at, reached, {internal})
+        FROM judged"""
+    return sql, params
+
+
+def _attribute_aliases(spec: FunnelSpec, filters: Filters) -> dict[str, str]:
+    """The attributes a query needs (the breakdown, the filtered ones), each with its column alias."""
+    names = dict.fromkeys(
+        ([spec.by] if spec.by else [])
+        + (["channel"] if filters.channels else [])
+        + (["campaign_id"] if filters.campaigns else [])
+    )
+    return {name: f"a{i}" for i, name in enumerate(names)}
+
+
+def _entry_range(filters: Filters, entered_sql: str, params: dict[str, object]) -> list[str]:
+    """Conditions on the entry time `entered_sql` for the date range; adds their parameters."""
+    conditions = []
+    if filters.start is not None:
+        conditions.append(f"{entered_sql} >= $start")
+        params["start"] = filters.start
+    if filters.end is not None:
+        conditions.append(f"{entered_sql} < $end")
+        params["end"] = filters.end
+    return conditions
+
+
+def _attribute_filters(filters: Filters, alias: Mapping[str, str], params: dict[str, object]) -> list[str]:
+    """Conditions of the channel and campaign filters on the first-touch columns `alias`; adds their parameters."""
+    conditions = []
+    if filters.channels:
+        conditions.append(f"list_contains($channels, {alias['channel']})")
+        params["channels"] = list(filters.channels)
+    if filters.campaigns:
+        conditions.append(f"list_contains($campaigns, {alias['campaign_id']})")
+        params["campaigns"] = list(filters.campaigns)
+    return conditions
+
+
+def _event_units_query(con: duckdb.DuckDBPyConnection, spec: FunnelSpec, filters: Filters) -> tuple[str, dict]:
+    """`_units_query` from the events: one window pass per step over every event of the units."""
     if spec.by is not None:
         _check_by(con, spec.by)
     n_steps = len(spec.stages)
@@ -230,12 +380,7 @@ def _units_query(con: duckdb.DuckDBPyConnection, spec: FunnelSpec, filters: Filt
             return f"idx = {step}"
         return f"(idx = {step} OR (idx > {step} AND present & {1 << step} = 0))"
 
-    attributes = list(dict.fromkeys(
-        ([spec.by] if spec.by else [])
-        + (["channel"] if filters.channels else [])
-        + (["campaign_id"] if filters.campaigns else [])
-    ))  # fmt: skip
-    alias = {name: f"a{i}" for i, name in enumerate(attributes)}
+    alias = _attribute_aliases(spec, filters)
     if spec.by is not None and spec.by not in LEAD_COLUMNS:
         params["by_key"] = spec.by
 
@@ -252,13 +397,7 @@ def _units_query(con: duckdb.DuckDBPyConnection, spec: FunnelSpec, filters: Filt
 
     # Implied mode: a bit set of the stages each unit has an event of (bit k for step k).
     present = "" if spec.mode == "strict" else ", bit_or(1::BIGINT << idx) OVER (PARTITION BY unit_id) AS present"
-    entry_range = ["true"]
-    if filters.start is not None:
-        entry_range.append("min(t) >= $start")
-        params["start"] = filters.start
-    if filters.end is not None:
-        entry_range.append("min(t) < $end")
-        params["end"] = filters.end
+    entry_range = ["true", *_entry_range(filters, "min(t)", params)]
 
     ctes = [
         f"unit_events AS ({unit_events})",
@@ -269,15 +408,9 @@ def _units_query(con: duckdb.DuckDBPyConnection, spec: FunnelSpec, filters: Filt
             SELECT unit_id, min(t) AS t1 FROM ev WHERE {occurs(1)}
             GROUP BY unit_id HAVING {' AND '.join(entry_range)})""",
     ]
-    if attributes:
-        ctes += _attribute_ctes(attributes, alias, unit_leads)
-        chosen = ["true"]
-        if filters.channels:
-            chosen.append(f"list_contains($channels, {alias['channel']})")
-            params["channels"] = list(filters.channels)
-        if filters.campaigns:
-            chosen.append(f"list_contains($campaigns, {alias['campaign_id']})")
-            params["campaigns"] = list(filters.campaigns)
+    if alias:
+        ctes += _attribute_ctes(list(alias), alias, unit_leads)
+        chosen = ["true", *_attribute_filters(filters, alias, params)]
         group = alias[spec.by] if spec.by else f"'{ALL_GROUP}'"
         ctes.append(f"entrants AS (SELECT unit_id, t1, {group} AS grp FROM attrs WHERE {' AND '.join(chosen)})")
     else:

@@ -21,6 +21,7 @@ import getpass
 import hashlib
 import re
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -28,6 +29,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from analytics import journeys
 from analytics.errors import BadInput
 from analytics.schema import DATA_TABLES, TABLES, Column, Table
 from analytics.sources import ROW, STAGE_TABLE, stage_file
@@ -235,7 +237,9 @@ def _load(
         "VALUES (?, ?, ?, ?, ?, ?) RETURNING import_id",
         [name, digest, plan.table.name, described, rows_read, imported_by],
     ).fetchone()[0]
-    added = _insert_new_rows(con, plan.table, union, import_id, plan.resolved)
+    touches_leads = plan.table.name in ("events", "leads")
+    with journeys.refreshed(con, f"SELECT lead_id FROM ({union})") if touches_leads else nullcontext():
+        added = _insert_new_rows(con, plan.table, union, import_id, plan.resolved)
     con.execute("UPDATE imports SET rows_added = ?, rows_skipped = ? WHERE import_id = ?",
                 [added, candidates - added, import_id])
     ignored = () if plan.table.name == "leads" or options.responses else plan.ignored
@@ -572,10 +576,12 @@ def remove_import(con: duckdb.DuckDBPyConnection, import_id: int, removed_by: st
     removed: dict[str, int] = {}
     con.execute("BEGIN TRANSACTION")
     try:
-        for table in DATA_TABLES:
-            count = con.execute(f"DELETE FROM {table} WHERE import_id = ?", [import_id]).fetchone()[0]
-            if count:
-                removed[table] = int(count)
+        its_leads = "SELECT lead_id FROM events WHERE import_id = $id UNION ALL SELECT lead_id FROM leads WHERE import_id = $id"
+        with journeys.refreshed(con, its_leads, {"id": import_id}):
+            for table in DATA_TABLES:
+                count = con.execute(f"DELETE FROM {table} WHERE import_id = ?", [import_id]).fetchone()[0]
+                if count:
+                    removed[table] = int(count)
         con.execute("UPDATE imports SET removed_at = current_localtimestamp(), removed_by = ? WHERE import_id = ?",
                     [removed_by or _current_user(), import_id])
         con.execute("COMMIT")

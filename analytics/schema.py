@@ -2,7 +2,8 @@
 
 This module is the only place that creates or alters tables. Each migration is applied once, in order,
 inside one transaction, and recorded in `schema_migrations`; a warehouse written by an older version
-is brought up to date when it is opened for writing.
+is brought up to date when it is opened for writing, its derived journey table (`analytics.journeys`)
+included.
 """
 
 from __future__ import annotations
@@ -98,6 +99,35 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE imports ADD COLUMN removed_at TIMESTAMP;
     ALTER TABLE imports ADD COLUMN removed_by VARCHAR;
+    """,
+    # 4: each lead's journey, derived from events and leads so queries read one row per lead
+    # (analytics.journeys fills it; `migrate` builds it for a warehouse that already has events).
+    """
+    CREATE TABLE journeys (
+        lead_id VARCHAR NOT NULL,
+        lead_at TIMESTAMP,
+        mql_at TIMESTAMP,
+        sql_at TIMESTAMP,
+        won_at TIMESTAMP,
+        lost_at TIMESTAMP,
+        lead_times TIMESTAMP[],
+        mql_times TIMESTAMP[],
+        sql_times TIMESTAMP[],
+        won_times TIMESTAMP[],
+        lost_times TIMESTAMP[],
+        won_value DOUBLE,
+        won_values DOUBLE[],
+        channel VARCHAR,
+        channel_at TIMESTAMP,
+        campaign_id VARCHAR,
+        campaign_at TIMESTAMP,
+        lead_channel VARCHAR,
+        lead_campaign_id VARCHAR,
+        seniority VARCHAR,
+        account_id VARCHAR
+    );
+    CREATE TABLE journey_state (events BIGINT NOT NULL, leads BIGINT NOT NULL);
+    INSERT INTO journey_state VALUES (0, 0);
     """,
 )
 
@@ -245,4 +275,21 @@ def migrate(con: duckdb.DuckDBPyConnection, target: int = LATEST_VERSION) -> int
         except BaseException:
             con.execute("ROLLBACK")
             raise
+    if target == LATEST_VERSION:
+        _build_journeys(con)
     return schema_version(con)
+
+
+def _build_journeys(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuild the journey table when it does not match the events and leads (new, or written around it)."""
+    from analytics import journeys  # it builds on this module's tables
+
+    if journeys.is_current(con):
+        return
+    con.execute("BEGIN TRANSACTION")
+    try:
+        journeys.rebuild(con)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise

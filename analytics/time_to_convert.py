@@ -5,6 +5,9 @@ The rules are DESIGN.md's "Time to conversion" and "Contract details"; where tho
 
 - Entry, date range, first-touch breakdown and filters are the funnel's (`analytics.funnel`): a unit
   enters at t1, its earliest from-stage event seen as of the as-of date; conversion is measured from t1.
+  Where the funnel reads the journey table and the competing ends are funnel stages, so do the outcomes:
+  the first time at or after t1 is the earliest time when that is not before t1, else the first one at
+  or after t1 in the lead's sorted list of times (only a lead with several times can have one).
 - Outcomes: the first to-stage event at or after t1 is the conversion; the first competing end (`lost`
   by default) at or after t1 is the loss. Each unit is exactly one of:
   converted: the conversion comes within the window (inclusive) and no loss came strictly before it (a
@@ -18,7 +21,10 @@ The rules are DESIGN.md's "Time to conversion" and "Contract details"; where tho
 - Bad data: a to-stage event before t1 is never a conversion; `to_before_from` counts the entrants that
   have one (they may still convert later, at or after t1).
 - Estimators: the Aalen-Johansen estimator (conversion and the competing ends as competing outcomes) on
-  counts per distinct time, so converted + lost + open = 100% at every time. Without competing ends in
+  counts per distinct time, so converted + lost + open = 100% at every time. An open unit is counted at
+  the latest conversion or loss of its group at or before its own time (or the start of its day, if
+  later): the curves only step at conversions and losses, so every figure stays exactly the same, and
+  a million open units fall onto few distinct times. Without competing ends in
   the data it equals 1 - Kaplan-Meier. Its variance is Greenwood-type (Collett, Modelling Survival Data,
   3rd ed., p. 411; as lifelines' AalenJohansenFitter and statsmodels' CumIncidenceRight) and the 95%
   interval uses the log(-log) transform, so it stays inside [0, 1]; at 0% or 100% there is no interval
@@ -43,10 +49,18 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analytics import journeys
 from analytics.durations import Duration, default_window
 from analytics.errors import BadInput
 from analytics.filters import Filters
-from analytics.funnel import ALL_GROUP, FunnelSpec, _units_query
+from analytics.funnel import (
+    ALL_GROUP,
+    FunnelSpec,
+    _event_units_query,
+    _journey_units_query,
+)
+from analytics.schema import FUNNEL_STAGES
+from analytics.sql import quote_ident
 
 DEFAULT = "default"
 COMPETING = ("lost",)
@@ -283,7 +297,7 @@ def compare_groups(con: duckdb.DuckDBPyConnection, spec: ConversionSpec, filters
     """Log-rank test across the groups of `spec.by`: do some groups convert sooner than others?"""
     if spec.by is None:
         return LogRank(math.nan, 0, math.nan, "choose a breakdown to compare groups")
-    return logrank(_outcome_times(con, spec, filters))
+    return logrank(_outcome_times(con, spec, filters, own_times=True))
 
 
 def speed_sentence(table: pd.DataFrame, test: LogRank, label: str = "group") -> str:
@@ -347,13 +361,21 @@ def _estimates(curve: CumulativeIncidence) -> dict[str, float]:
     }
 
 
-def _outcome_times(con: duckdb.DuckDBPyConnection, spec: ConversionSpec, filters: Filters) -> pd.DataFrame:
-    """Units per (group, distinct days), sorted by days: converted, lost, censored (open), and among them
-    expired and to_before_from. Only these aggregates come back from DuckDB, largest group first."""
+def _outcome_times(
+    con: duckdb.DuckDBPyConnection, spec: ConversionSpec, filters: Filters, own_times: bool = False
+) -> pd.DataFrame:
+    """Units per (group, days), sorted by days: converted, lost, censored (open), and among them expired
+    and to_before_from. Only these aggregates come back from DuckDB, largest group first.
+
+    Open units are counted at `_placed_sql`'s time, which changes no estimate of their own group and
+    leaves about one row per conversion or loss; `own_times` keeps each at its own time, as comparing
+    groups needs (their risk sets meet at every group's times).
+    """
     outcomes, params = _outcomes_query(con, spec, filters)
     return con.execute(
         f"""
         WITH outcomes AS ({outcomes}),
+        placed AS ({"SELECT * FROM outcomes" if own_times else _placed_sql("grp")}),
         per_time AS (
             SELECT grp, days,
                    count(*) FILTER (WHERE outcome = 'converted') AS converted,
@@ -361,27 +383,51 @@ def _outcome_times(con: duckdb.DuckDBPyConnection, spec: ConversionSpec, filters
                    count(*) FILTER (WHERE outcome = 'open') AS censored,
                    count(*) FILTER (WHERE expired) AS expired,
                    count(*) FILTER (WHERE to_before_from) AS to_before_from
-            FROM outcomes GROUP BY grp, days)
-        SELECT grp AS "group", days, converted, lost, censored, expired, to_before_from FROM per_time
-        ORDER BY sum(converted + lost + censored) OVER (PARTITION BY grp) DESC, grp, days
+            FROM placed GROUP BY grp, days),
+        sizes AS (SELECT grp, sum(converted + lost + censored) AS units FROM per_time GROUP BY grp)
+        SELECT grp AS "group", days, converted, lost, censored, expired, to_before_from
+        FROM per_time JOIN sizes USING (grp)
+        ORDER BY units DESC, grp, days
         """,
         params,
     ).df()
 
 
+def _placed_sql(key: str) -> str:
+    """SELECT of the CTE `outcomes` with each open unit's `days` moved back to the latest conversion or
+    loss of its `key` at or before it, or the start of its day if that is later (the longest follow-up
+    of each `key` stays where it is).
+
+    Exact for the estimates per `key`: the curves step only at conversions and losses, so nothing
+    happens in between; a unit at risk at such a time, or at a whole day (the daily curves), still is,
+    and one that was not still is not. Open units of the demo fall onto far fewer distinct times.
+    """
+    return f"""
+        WITH marks AS (SELECT DISTINCT {key}, days FROM outcomes WHERE outcome <> 'open'),
+        longest AS (SELECT {key}, max(days) AS days FROM outcomes GROUP BY {key})
+        SELECT o.unit_id AS unit_id, o.grp AS grp, o.entered_at AS entered_at, o.deadline AS deadline,
+               o.outcome AS outcome, o.to_before_from AS to_before_from, o.ended_at AS ended_at, o.expired AS expired,
+               CASE WHEN o.outcome <> 'open' OR o.days = longest.days THEN o.days
+                    ELSE greatest(floor(o.days), m.days) END AS days
+        FROM outcomes o JOIN longest USING ({key}) ASOF LEFT JOIN marks m ON m.{key} = o.{key} AND o.days >= m.days"""
+
+
 def _outcomes_query(con: duckdb.DuckDBPyConnection, spec: ConversionSpec, filters: Filters) -> tuple[str, dict]:
     """SQL with one row per entrant: unit_id, grp, entered_at, ended_at, outcome, days, expired,
     to_before_from, deadline (the window end, NULL without a window). See the module docstring."""
-    units, params = _units_query(con, spec.funnel_spec, filters)
-    params |= {"ttc_to": spec.to_stage, "ttc_ends": list(spec.ends)}
-    if spec.limit is None:
-        deadline = "NULL::TIMESTAMP"
+    journey = _journey_units_query(con, spec.funnel_spec, filters) if set(spec.ends) <= set(FUNNEL_STAGES) else None
+    if journey is not None:
+        units, params = journey
+        ends = ", ".join(journeys.first_from_sql(stage, "entered_at") for stage in spec.ends)
+        firsts = f"""
+            SELECT unit_id, grp, entered_at, {journeys.first_from_sql(spec.to_stage, "entered_at")} AS to_at,
+                   {f"least({ends})" if ends else "NULL::TIMESTAMP"} AS end_at,
+                   coalesce({quote_ident(f"{spec.to_stage}_at")} < entered_at, false) AS to_before_from
+            FROM units"""
     else:
-        deadline, window_params = spec.limit.add_sql("entered_at", "ttc_w")
-        params |= window_params
-    sql = f"""
-        WITH units AS ({units}),
-        firsts AS (
+        units, params = _event_units_query(con, spec.funnel_spec, filters)
+        params |= {"ttc_to": spec.to_stage, "ttc_ends": list(spec.ends)}
+        firsts = """
             SELECT u.unit_id, u.grp, u.entered_at,
                    min(e.occurred_at) FILTER (WHERE e.stage = $ttc_to AND e.occurred_at >= u.entered_at) AS to_at,
                    min(e.occurred_at) FILTER (WHERE e.stage <> $ttc_to AND e.occurred_at >= u.entered_at) AS end_at,
@@ -389,7 +435,15 @@ def _outcomes_query(con: duckdb.DuckDBPyConnection, spec: ConversionSpec, filter
             FROM units u LEFT JOIN events e
               ON e.lead_id = u.unit_id AND e.occurred_at < $as_of
              AND (e.stage = $ttc_to OR list_contains($ttc_ends::VARCHAR[], e.stage))
-            GROUP BY ALL),
+            GROUP BY ALL"""
+    if spec.limit is None:
+        deadline = "NULL::TIMESTAMP"
+    else:
+        deadline, window_params = spec.limit.add_sql("entered_at", "ttc_w")
+        params |= window_params
+    sql = f"""
+        WITH units AS ({units}),
+        firsts AS ({firsts}),
         bounded AS (SELECT *, {deadline} AS deadline FROM firsts),
         judged AS (
             SELECT *, least($as_of, deadline) AS horizon,

@@ -1,102 +1,86 @@
 """Benchmarks: `python -m bench [--events 1M,10M] [--with-50m]` prints sizes and timings, asserts nothing.
 
-For each size it builds a demo warehouse (about 7 events per lead), exports its events to CSV and
-Parquet and times importing them into a fresh warehouse, then times the analytics cold (first run on a
-fresh connection) and warm (second run), next to a plain `GROUP BY lead_id` over the events measured in
-the same run, and the same funnel written the idiomatic pandas way, checking both give the same counts.
+For each size it builds a demo warehouse of about that many events, exports its events to CSV and
+Parquet and times importing them into a fresh warehouse (journey table included), then a small import
+into that warehouse (the journeys of the leads it touches are refreshed). In a separate process, as the
+dashboard would, it times the analytics cold (first run on a fresh connection) and warm (second run),
+without and with the shared filters, next to a plain `GROUP BY lead_id` over the events, and reports
+that process's peak memory. Last, it checks the funnel against the exact reference (the same funnel
+computed from the events, windows and re-entries included) and an idiomatic pandas funnel.
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
+import multiprocessing
 import tempfile
-import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import duckdb
 
-from analytics import channels, cohorts, demo, funnel, imports, time_to_convert
-from analytics.filters import Filters
+from analytics import demo, imports, journeys, schema
 from analytics.warehouse import reader, writer
+from bench.queries import check_funnel, measure_queries, timed
 
-EVENTS_PER_LEAD = 5.2  # what the demo generates on average by its end date
-
-
-def _timed(action: Callable[[], object]) -> tuple[float, object]:
-    started = time.perf_counter()
-    result = action()
-    return time.perf_counter() - started, result
+SMALL_IMPORT = 10_000  # events of existing leads in the follow-up import
 
 
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _in_child(function: Callable, *args: object) -> object:
+    """Run `function(*args)` in a fresh process, so its memory and caches are its own."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(function, *args).result()
 
 
-def pandas_funnel(con: duckdb.DuckDBPyConnection, stages: tuple[str, ...]) -> list[int]:
-    """Strict ordered funnel without windows, the way an analyst writes it in pandas."""
-    events = con.execute("SELECT lead_id, stage, occurred_at FROM events WHERE stage IN (SELECT unnest(?))",
-                         [list(stages)]).df()
-    first = events.groupby(["lead_id", "stage"])["occurred_at"].min().unstack()
-    reached = first[stages[0]].notna()
-    counts = [int(reached.sum())]
-    previous = first[stages[0]]
-    for stage in stages[1:]:
-        reached &= first[stage].notna() & (first[stage] >= previous)
-        previous = first[stage].where(reached)
-        counts.append(int(reached.sum()))
-    return counts
-
-
-def run(target_events: int, folder: Path) -> None:
-    leads = max(1_000, int(target_events / EVENTS_PER_LEAD))
-    path = folder / f"bench-{target_events}.duckdb"
-    with writer(path) as con:
-        seconds, summary = _timed(lambda: demo.generate(con, leads=leads, seed=1))
-    print(f"\n== {summary.events:,} events, {summary.leads:,} leads: demo generated in {seconds:.1f} s")
-
+def _measure_imports(folder: Path, path: Path) -> None:
     with reader(path) as con:
         for suffix, copy in (("csv", "(FORMAT csv)"), ("parquet", "(FORMAT parquet)")):
             con.execute(f"COPY events TO '{folder / f'events.{suffix}'}' {copy}")
+        con.execute(f"COPY (SELECT lead_id, 'meeting' AS stage, occurred_at + INTERVAL 1 MINUTE AS occurred_at "
+                    f"FROM events WHERE stage = 'lead' ORDER BY lead_id LIMIT {SMALL_IMPORT}) "
+                    f"TO '{folder / 'more.csv'}' (FORMAT csv)")
     for suffix in ("csv", "parquet"):
         with duckdb.connect() as con:
-            seconds, _ = _timed(lambda: con.execute(
-                f"CREATE TABLE t AS SELECT * FROM read_{suffix}('{folder / f'events.{suffix}'}')"))
+            seconds, _ = timed(partial(
+                con.execute, f"CREATE TABLE t AS SELECT * FROM read_{suffix}('{folder / f'events.{suffix}'}')"))
         print(f"read {suffix:9s}: plain DuckDB read into a table {seconds:.1f} s (the floor an import is compared with)")
         target = folder / f"import-{suffix}.duckdb"
         with writer(target) as con:
-            seconds, result = _timed(lambda: imports.import_file(con, "events", folder / f"events.{suffix}"))
-        print(f"import {suffix:7s}: {result.rows_added:,} rows in {seconds:.1f} s = {result.rows_added / seconds:,.0f} rows/s")
+            seconds, result = timed(partial(imports.import_file, con, "events", folder / f"events.{suffix}"))
+            print(f"import {suffix:7s}: {result.rows_added:,} rows in {seconds:.1f} s = {result.rows_added / seconds:,.0f} "
+                  "rows/s, journeys included")
+            if suffix == "csv":
+                con.execute("BEGIN TRANSACTION")
+                rebuild, _ = timed(partial(journeys.rebuild, con))
+                con.execute("COMMIT")
+                print(f"journeys     : built for every lead in {rebuild:.1f} s (part of the import above)")
+                seconds, result = timed(partial(imports.import_file, con, "events", folder / "more.csv"))
+                print(f"small import : {result.rows_added:,} events of existing leads in {seconds:.2f} s, "
+                      "their journeys refreshed")
         target.unlink()
 
-    spec = funnel.FunnelSpec(by="channel")
-    filters = Filters()
-    queries: dict[str, Callable[[duckdb.DuckDBPyConnection], object]] = {
-        "group by lead_id": lambda c: c.execute("SELECT lead_id, count(*) FROM events GROUP BY lead_id").fetchall(),
-        "funnel (4 stages, windows, by channel)": lambda c: funnel.funnel(c, spec, filters),
-        "time to convert mql -> sql by channel": lambda c: time_to_convert.time_to_convert(
-            c, time_to_convert.ConversionSpec("mql", "sql", by="channel"), filters),
-        "cohorts lead -> sql per month": lambda c: cohorts.cohorts(
-            c, time_to_convert.ConversionSpec("lead", "sql"), filters),
-        "channel costs": lambda c: channels.channel_comparison(c, filters),
-    }
-    baseline = None
-    for name, query in queries.items():
-        with reader(path) as con:
-            cold, _ = _timed(lambda: query(con))
-            warm, _ = _timed(lambda: query(con))
-        baseline = baseline or warm
-        print(f"{name:40s} cold {cold:6.2f} s  warm {warm:6.2f} s  ({warm / baseline:4.1f}x group by)  "
-              f"peak RSS {_peak_mb():,.0f} MB")
 
-    with reader(path) as con:
-        stages = ("lead", "mql", "sql", "won")
-        seconds, by_pandas = _timed(lambda: pandas_funnel(con, stages))
-        no_windows = funnel.FunnelSpec(stages=stages, windows={s: None for s in stages[1:]})
-        by_sql = funnel.funnel(con, no_windows, filters)["count"].tolist()
-    print(f"pandas funnel (no windows) {seconds:.2f} s ({seconds / baseline:.1f}x group by); "
-          f"counts {'equal' if by_pandas == by_sql else 'DIFFER'}: {by_pandas} vs SQL {by_sql}")
+def _events_per_lead() -> float:
+    """How many events per lead the demo generates today, from a small demo in memory."""
+    with duckdb.connect() as con:
+        schema.migrate(con)
+        summary = demo.generate(con, leads=5_000, seed=1)
+    return summary.events / summary.leads
+
+
+def run(target_events: int, folder: Path) -> None:
+    leads = max(1_000, int(target_events / _events_per_lead()))
+    path = folder / f"bench-{target_events}.duckdb"
+    with writer(path) as con:
+        seconds, summary = timed(lambda: demo.generate(con, leads=leads, seed=1))
+    print(f"\n== {summary.events:,} events, {summary.leads:,} leads: demo generated in {seconds:.1f} s")
+    _measure_imports(folder, path)
+    lines, peak = _in_child(measure_queries, str(path))
+    print("\n".join(lines))
+    print(f"peak RSS of the querying process: {peak:,.0f} MB")
+    print("\n".join(_in_child(check_funnel, str(path))))
     path.unlink()
 
 

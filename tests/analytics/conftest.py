@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 import duckdb
 import pytest
 
-from analytics import schema
+from analytics import journeys, schema
 
 
 def insert_events(con: duckdb.DuckDBPyConnection, *rows: tuple) -> None:
@@ -18,6 +18,7 @@ def insert_events(con: duckdb.DuckDBPyConnection, *rows: tuple) -> None:
         "INSERT INTO events (lead_id, stage, occurred_at, channel, campaign_id, import_id) VALUES (?, ?, ?, ?, ?, 1)",
         [(*row, *(None,) * (5 - len(row))) for row in rows],
     )
+    journeys.rebuild(con)  # as the importers do, so the analytics read the journey table
 
 
 def insert_leads(con: duckdb.DuckDBPyConnection, *rows: dict) -> None:
@@ -29,6 +30,7 @@ def insert_leads(con: duckdb.DuckDBPyConnection, *rows: dict) -> None:
         f"INSERT INTO leads ({', '.join(columns)}, import_id) VALUES ({', '.join('?' * len(columns))}, 1)",
         [tuple(row.get(column) for column in columns) for row in rows],
     )
+    journeys.rebuild(con)
 
 
 @pytest.fixture

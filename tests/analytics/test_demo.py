@@ -68,7 +68,8 @@ def test_senior_buyers_need_more_touches_and_engaged_ones_convert_more(demo_ware
             """
             WITH j AS (
                 SELECT lead_id, bool_or(stage = 'mql') AS mql, bool_or(stage = 'sql') AS sql,
-                       count(*) FILTER (WHERE stage NOT IN ('lead', 'mql', 'sql', 'won', 'lost')) AS touches
+                       -- touches are what the lead did: funnel stages and messages sent to it are not
+                       count(*) FILTER (WHERE stage NOT IN ('lead', 'mql', 'sql', 'won', 'lost', 'email_sent')) AS touches
                 FROM events GROUP BY 1)
             SELECT l.seniority, avg(touches) FILTER (WHERE sql),
                    avg(sql::INT) FILTER (WHERE mql AND touches >= 8), avg(sql::INT) FILTER (WHERE mql AND touches < 5)

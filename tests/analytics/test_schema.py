@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import duckdb
 import pytest
 
+from analytics import journeys
 from analytics.schema import LATEST_VERSION, MIGRATIONS, migrate, schema_version
 from analytics.warehouse import reader, writer
 
@@ -21,6 +24,20 @@ def test_an_old_warehouse_is_migrated_and_keeps_its_rows(tmp_path, old_version):
         assert schema_version(con) == LATEST_VERSION
         assert con.execute("SELECT lead_id FROM events").fetchall() == [("L1",)]
         assert con.execute("SELECT count(*) FROM campaigns").fetchone() == (0,)
+
+
+def test_an_old_warehouse_gets_its_journeys_built_from_its_events(tmp_path):
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    migrate(con, target=3)  # before the journey table
+    con.execute("INSERT INTO events (lead_id, stage, occurred_at, import_id) "
+                "VALUES ('L1', 'lead', '2025-01-01', 1), ('L1', 'mql', '2025-01-02', 1)")
+    con.close()
+
+    with writer(path) as con:
+        assert con.execute("SELECT lead_id, lead_at, mql_at FROM journeys").fetchall() == [
+            ("L1", datetime(2025, 1, 1), datetime(2025, 1, 2))]
+        assert journeys.is_current(con)
 
 
 def test_every_migration_is_recorded_once(tmp_path):

@@ -1,0 +1,112 @@
+"""The analytics `python -m bench` times, run in a process of their own (as the dashboard runs them), and
+the checks of the funnel against its references."""
+
+from __future__ import annotations
+
+import resource
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+from functools import partial
+from pathlib import Path
+from unittest.mock import patch
+
+import duckdb
+
+from analytics import channels, cohorts, funnel, time_to_convert
+from analytics.filters import Filters
+from analytics.warehouse import reader
+
+Query = Callable[[duckdb.DuckDBPyConnection, Filters], object]
+GROUP_BY = "group by lead_id"  # the floor: one plain pass over the events
+QUERIES: dict[str, Query] = {
+    GROUP_BY: lambda c, f: c.execute("SELECT lead_id, count(*) FROM events GROUP BY lead_id").fetchall(),
+    "funnel (4 stages, windows, by channel)": lambda c, f: funnel.funnel(c, funnel.FunnelSpec(by="channel"), f),
+    "time to convert mql -> sql by channel": lambda c, f: time_to_convert.time_to_convert(
+        c, time_to_convert.ConversionSpec("mql", "sql", by="channel"), f),
+    "cohorts lead -> sql per month": lambda c, f: cohorts.cohorts(c, time_to_convert.ConversionSpec("lead", "sql"), f),
+    "channel costs": lambda c, f: channels.channel_comparison(c, f),
+}
+
+
+def timed(action: Callable[[], object]) -> tuple[float, object]:
+    """Seconds `action` takes, and its result."""
+    started = time.perf_counter()
+    result = action()
+    return time.perf_counter() - started, result
+
+
+def _peak_mb() -> float:
+    """This process's peak resident memory in MB. Linux's VmHWM, not ru_maxrss: a process started from a
+    large one (the benchmark after its imports) inherits that one's peak in ru_maxrss across exec."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        line = next(line for line in status.read_text().splitlines() if line.startswith("VmHWM:"))
+        return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def pandas_funnel(con: duckdb.DuckDBPyConnection, stages: tuple[str, ...]) -> list[int]:
+    """Strict ordered funnel without windows, the way an analyst writes it in pandas."""
+    events = con.execute("SELECT lead_id, stage, occurred_at FROM events WHERE stage IN (SELECT unnest(?))",
+                         [list(stages)]).df()
+    first = events.groupby(["lead_id", "stage"])["occurred_at"].min().unstack()
+    reached = first[stages[0]].notna()
+    counts = [int(reached.sum())]
+    previous = first[stages[0]]
+    for stage in stages[1:]:
+        reached &= first[stage].notna() & (first[stage] >= previous)
+        previous = first[stage].where(reached)
+        counts.append(int(reached.sum()))
+    return counts
+
+
+def shared_filters(con: duckdb.DuckDBPyConnection) -> Filters:
+    """Every filter of the filter bar at once: a year of entries, two channels, their campaigns, an as-of date."""
+    today = date.today()
+    chosen = ("webinar", "display")
+    campaigns = [r[0] for r in con.execute(
+        "SELECT DISTINCT campaign_id FROM campaigns WHERE list_contains(?, channel)", [list(chosen)]).fetchall()]
+    return Filters(since=today - timedelta(days=450), until=today - timedelta(days=90), channels=chosen,
+                   campaigns=tuple(campaigns), as_of=today - timedelta(days=30))
+
+
+def measure_queries(path: str) -> tuple[list[str], float]:
+    """Cold and warm times of each query, unfiltered and filtered, and this process's peak RSS in MB."""
+    lines = []
+    with reader(path) as con:
+        filtered = shared_filters(con)
+        answered = "journeys" if funnel._journey_units_query(con, funnel.FunnelSpec(), Filters()) else "events"
+    floor = None
+    for name, query in QUERIES.items():
+        variants = (("", Filters()),) if name == GROUP_BY else (("", Filters()), (" + filters", filtered))
+        for label, filters in variants:
+            with reader(path) as con:
+                cold, _ = timed(partial(query, con, filters))
+                warm, _ = timed(partial(query, con, filters))
+            floor = floor or cold
+            source = "" if name == GROUP_BY else f"[{answered}]"
+            lines.append(f"{name + label:50s} {source:10s} cold {cold:6.2f} s  warm {warm:6.3f} s  "
+                         f"(cold {cold / floor:4.2f}x group by)")
+    return lines, _peak_mb()
+
+
+def check_funnel(path: str) -> list[str]:
+    """The funnel from the journeys against the same funnel from the events, and pandas' funnel."""
+    with reader(path) as con:
+        spec = funnel.FunnelSpec(by="channel")
+        fast = funnel.funnel(con, spec, Filters())
+        with patch("analytics.funnel._journey_units_query", return_value=None):
+            seconds, exact = timed(lambda: funnel.funnel(con, spec, Filters()))
+        same = fast.equals(exact)
+        stages = ("lead", "mql", "sql", "won")
+        pandas_seconds, by_pandas = timed(lambda: pandas_funnel(con, stages))
+        no_windows = funnel.FunnelSpec(stages=stages, windows={s: None for s in stages[1:]})
+        by_sql = funnel.funnel(con, no_windows, Filters())["count"].tolist()
+    totals = fast.groupby("step")["count"].sum().tolist()
+    return [
+        (f"funnel from the events (the general path) {seconds:.2f} s; per channel and stage the journey funnel "
+         f"{'EQUALS' if same else 'DIFFERS FROM'} it: {totals}"),
+        (f"pandas funnel (no windows) {pandas_seconds:.2f} s; counts {'equal' if by_pandas == by_sql else 'DIFFER'}: "
+         f"{by_pandas} vs SQL {by_sql}"),
+    ]
