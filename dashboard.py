@@ -199,13 +199,15 @@ def _page(module: ModuleType, title: str, icon: str) -> st.Page:
 
 def main() -> None:
     st.set_page_config(page_title="Funnel dashboard", page_icon=":material/filter_alt:", layout="wide")
-    from pages import campaigns, channels, cohorts, data, experiments, funnel, overview, time_to_convert
+    from pages import (campaigns, channels, cohorts, data, experiments, funnel, overview, scoring, sequences,
+                       time_to_convert)
 
     pages = [
         st.Page(overview.render, title="Overview", icon=":material/dashboard:", default=True),
         *(_page(module, title, icon) for module, title, icon in (
             (funnel, "Funnel", "filter_alt"), (time_to_convert, "Time to convert", "timer"),
             (cohorts, "Cohorts", "grid_on"), (channels, "Channels", "hub"), (campaigns, "Campaigns", "campaign"),
+            (scoring, "Lead scoring", "thermostat"), (sequences, "Nurture sequences", "schedule_send"),
             (experiments, "Experiments", "science"), (data, "Data", "upload_file"))),
     ]
     presenting = st.query_params.get("present") == "1"  # presentation mode: the week as slides, no chrome

@@ -50,6 +50,7 @@ VARIANT_COLUMNS = [
     "conversion_rate", "click_p_value", "conversion_p_value", "best_click_rate", "best_conversion_rate",
 ]  # fmt: skip
 SENIORITY_ORDER = ("staff", "manager", "head", "executive")
+MESSAGE_SENT = "email_sent"  # a message marketing sent: its own action, not a touch of the lead
 SENIOR_TOUCHES = 7  # senior buyers are said to need 7-10 touches before they talk to sales
 _SUMS = ", ".join(f"CAST(sum({c}) AS BIGINT) AS {c}" for c in COUNTS)
 
@@ -227,6 +228,7 @@ def variant_verdicts(table: pd.DataFrame) -> list[str]:
     return sentences
 
 
+
 def _sql_leads_sql(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple[str, dict]:
     """SQL with the entrants (unit_id, seniority, reached_sql) and, for those that reached SQL, sql_at."""
     units, params = _units_query(con, FunnelSpec(stages=("lead", "mql", "sql"), by="seniority"), filters)
@@ -237,7 +239,7 @@ def _sql_leads_sql(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple[st
                 WHERE e.lead_id = u.unit_id AND e.stage = 'sql' AND e.occurred_at >= u.entered_at
                   AND e.occurred_at < $as_of AND u.reached = 3) AS sql_at
         FROM units u"""
-    return sql, params | {"funnel_stages": list(FUNNEL_STAGES)}
+    return sql, params | {"not_touches": [*FUNNEL_STAGES, MESSAGE_SENT]}
 
 
 def touches_before_sql(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
@@ -254,7 +256,7 @@ def touches_before_sql(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.D
             SELECT l.unit_id, l.seniority, l.reached_sql,
                    count(e.lead_id) AS touches
             FROM leads l LEFT JOIN events e
-              ON e.lead_id = l.unit_id AND e.occurred_at < l.sql_at AND NOT list_contains($funnel_stages, e.stage)
+              ON e.lead_id = l.unit_id AND e.occurred_at < l.sql_at AND NOT list_contains($not_touches, e.stage)
             GROUP BY ALL)
         SELECT seniority, count(*) AS leads, count(*) FILTER (WHERE reached_sql) AS sql_leads,
                count(*) FILTER (WHERE reached_sql) / count(*) AS sql_rate,
@@ -287,7 +289,7 @@ def touch_types_before_sql(con: duckdb.DuckDBPyConnection, filters: Filters) -> 
         touches AS (
             SELECT l.unit_id, e.stage AS touch, e.occurred_at
             FROM sql_leads l JOIN events e
-              ON e.lead_id = l.unit_id AND e.occurred_at < l.sql_at AND NOT list_contains($funnel_stages, e.stage)),
+              ON e.lead_id = l.unit_id AND e.occurred_at < l.sql_at AND NOT list_contains($not_touches, e.stage)),
         last_touches AS (
             SELECT unit_id, arg_max(touch, (occurred_at, touch)) AS touch FROM touches GROUP BY unit_id),
         per_type AS (

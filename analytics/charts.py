@@ -135,3 +135,104 @@ def over_time(table: pd.DataFrame, stage: str) -> go.Figure:
     figure.update_yaxes(tickformat=".0%", rangemode="tozero", title=f"Entrants reaching {label(stage)}")
     figure.update_xaxes(title="Entry period")
     return styled(figure)
+
+
+BAND_COLOURS = {"cold": PALETTE[4], "warm": PALETTE[1], "hot": PALETTE[5]}
+
+
+def score_bands(table: pd.DataFrame, outcome: str) -> go.Figure:
+    """Conversion rate per score band (a `scoring.score_check` band table) with its 95% interval; the rate
+    inside each bar, its score range and number of leads under it."""
+    limits = {"cold": "below {warm:g}", "warm": "{warm:g} to below {hot:g}", "hot": "{hot:g} and more"}
+    bounds = {"warm": table["min_score"].iloc[1], "hot": table["min_score"].iloc[2]}
+    names = [f"<b>{label(b)}</b><br>score {limits[b].format(**bounds)} · {n:,} leads"
+             for b, n in zip(table["band"], table["leads"])]
+    figure = go.Figure(go.Bar(
+        x=names, y=table["rate"], marker_color=[BAND_COLOURS.get(b, PALETTE[7]) for b in table["band"]],
+        error_y={"type": "data", "symmetric": False, "array": table["ci_high"] - table["rate"],
+                 "arrayminus": table["rate"] - table["ci_low"], "color": "#374151", "thickness": 1.5, "width": 10},
+        text=[_percent(r) for r in table["rate"]], textposition="inside", insidetextanchor="start",
+        textfont={"size": 20, "color": "#111827"},
+        customdata=table[["converted", "leads"]].to_numpy(),
+        hovertemplate="%{x}: %{y:.1%} (%{customdata[0]:,} of %{customdata[1]:,})<extra></extra>"))
+    figure = styled(figure, height=400)
+    top = float(table["ci_high"].max()) if table["ci_high"].notna().any() else 1.0
+    figure.update_yaxes(tickformat=".0%", range=[0, top * 1.1], title=f"Reached {label(outcome)}")
+    figure.update_xaxes(tickfont={"size": 15})
+    figure.update_layout(hovermode="closest", margin={"t": 30})
+    return figure
+
+
+def rule_power(table: pd.DataFrame) -> go.Figure:
+    """What each rule adds to the ranking: the AUC with every rule minus the AUC without it (a
+    `score_check` rule-power table), in AUC points; rules that hurt the ranking in red."""
+    table = table.assign(power=-table["change"] * 100).sort_values("power")
+    figure = go.Figure(go.Bar(
+        y=[f"{label(r.split('.', 1)[1])} ({r.split('.', 1)[0]})" for r in table["rule"]], x=table["power"],
+        orientation="h", marker_color=[PALETTE[2] if p >= 0 else PALETTE[5] for p in table["power"]],
+        text=[f"{p:+.1f}" for p in table["power"]], textposition="outside", cliponaxis=False,
+        hovertemplate="%{y}: %{x:+.2f} AUC points<extra></extra>"))
+    figure = styled(figure, height=120 + 34 * len(table))
+    figure.update_xaxes(title="AUC points the rule adds (red: the ranking is better without it)", zeroline=True,
+                        zerolinecolor="#9ca3af")
+    figure.update_layout(hovermode="closest")
+    return figure
+
+
+def _step_names(table: pd.DataFrame) -> list[str]:
+    return [f"Step {s}<br>day {d:.0f}" for s, d in zip(table["step"], table["day"])]
+
+
+def sequence_reach(table: pd.DataFrame) -> go.Figure:
+    """Messages sent, opened and clicked per step of a sequence (a `sequences.sequence_steps` table)."""
+    figure = go.Figure([
+        go.Bar(x=_step_names(table), y=table[column], name=name, marker_color=colour,
+               hovertemplate=name + " %{x}: %{y:,}<extra></extra>")
+        for column, name, colour in (("sent", "Sent", "#c7d2fe"), ("opened", "Opened", PALETTE[0]),
+                                     ("clicked", "Clicked", PALETTE[1]))])
+    figure = styled(figure, height=360)
+    figure.update_yaxes(title="Leads", tickformat=",")
+    figure.update_layout(barmode="group", hovermode="closest")
+    return figure
+
+
+def sequence_effect(table: pd.DataFrame, days: int) -> go.Figure:
+    """Per step, the share of recipients that moved on a stage within `days` (with its 95% interval)
+    against comparable leads not in the sequence yet; the hover gives the difference in points."""
+    names = _step_names(table)
+    figure = go.Figure([
+        go.Scatter(x=names, y=table["expected_rate"], name="Not in the sequence yet",
+                   mode="markers", marker={"color": "#6b7280", "size": 11, "symbol": "diamond"},
+                   hovertemplate="%{x}: %{y:.1%} of comparable leads<extra></extra>"),
+        go.Scatter(x=names, y=table["advance_rate"], name="Sent the step",
+                   mode="markers", marker={"color": PALETTE[2], "size": 13},
+                   error_y={"type": "data", "symmetric": False, "array": table["ci_high"] - table["advance_rate"],
+                            "arrayminus": table["advance_rate"] - table["ci_low"], "thickness": 1.5},
+                   customdata=(table["difference"] * 100).round(1),
+                   hovertemplate="%{x}: %{y:.1%} (%{customdata:+.1f} points)<extra></extra>"),
+    ])
+    figure = styled(figure, height=380)
+    figure.update_yaxes(tickformat=".0%", rangemode="tozero", title=f"Moved on a stage within {days} days")
+    figure.update_layout(hovermode="closest")
+    return figure
+
+
+EXIT_COLOURS = {"finished": PALETTE[2], "advanced": PALETTE[0], "unsubscribed": PALETTE[5], "lost": "#882255",
+                "stopped": "#9ca3af", "active": "#dbeafe"}
+EXIT_NAMES = {"finished": "Got every step", "advanced": "Moved on a stage", "unsubscribed": "Unsubscribed",
+              "lost": "Lost", "stopped": "Stopped (no reason)", "active": "Still in it"}
+
+
+def sequence_exits(table: pd.DataFrame) -> go.Figure:
+    """Enrolled leads by the last step they got, stacked by why they left (a `sequences.sequence_exits` table)."""
+    steps = table.drop_duplicates("step")
+    figure = go.Figure([
+        go.Bar(x=_step_names(steps), y=part["leads"], name=EXIT_NAMES.get(reason, label(reason)),
+               marker_color=EXIT_COLOURS.get(reason, PALETTE[7]),
+               hovertemplate=EXIT_NAMES.get(reason, label(reason)) + " after %{x}: %{y:,}<extra></extra>")
+        for reason, part in table.groupby("reason", sort=False)])
+    figure = styled(figure, height=380)
+    figure.update_yaxes(title="Leads whose last step it was", tickformat=",")
+    # Entries of a fixed width: measured before the web font loads, the last one would be clipped.
+    figure.update_layout(barmode="stack", hovermode="closest", legend={"entrywidth": 175})
+    return figure

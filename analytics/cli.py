@@ -16,7 +16,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from analytics import backup, campaigns, channels, demo, experiments, imports
+from analytics import backup, campaigns, channels, demo, experiments, imports, scoring, sequences
 from analytics.cohorts import cohorts
 from analytics.durations import parse_duration, parse_window_option
 from analytics.filters import Filters
@@ -182,6 +182,51 @@ def _cmd_campaigns(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _rules(args: argparse.Namespace) -> scoring.Rules:
+    """The scoring rules of --rules FILE, else the file beside the warehouse (the defaults when there is none)."""
+    return scoring.load_rules(args.rules or scoring.rules_path(args.db))
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    rules = _rules(args)
+    with reader(args.db, timeout=args.wait, on_wait=_say) as con:
+        emit(scoring.scores(con, rules, _filters(args)), args.format)
+    return EXIT_OK
+
+
+def _cmd_score_check(args: argparse.Namespace) -> int:
+    import json
+
+    rules = _rules(args)
+    with reader(args.db, timeout=args.wait, on_wait=_say) as con:
+        check = scoring.score_check(con, rules, _filters(args), args.to, args.score_at, args.within)
+    if args.format == "json":
+        print(json.dumps(check.record(), indent=2, ensure_ascii=False))
+    elif args.format == "csv":
+        emit(check.bands, "csv")
+    else:
+        print("\n".join(scoring.describe(check)))
+        print()
+        emit(check.bands, "table")
+        left_out = f"{check.already:,} already {args.to}, {check.closed:,} closed, {check.too_young:,} too young"
+        print(f"\n{check.leads:,} leads scored ({left_out}); AUC {check.auc.auc:.3f} "
+              f"(95% CI {check.auc.ci_low:.3f} to {check.auc.ci_high:.3f}, DeLong); top-decile lift "
+              f"{check.top_decile_lift:.2f}")
+    return EXIT_OK
+
+
+def _cmd_sequences(args: argparse.Namespace) -> int:
+    filters = _filters(args)
+    with reader(args.db, timeout=args.wait, on_wait=_say) as con:
+        names = sequences.list_sequences(con, filters)["sequence"].tolist()
+        if args.sequence is None and not names:
+            raise BadInput("no sequence in the data: import email_sent events whose campaign_id names the sequence")
+        name = args.sequence or names[0]
+        table = sequences.sequence_steps(con, filters, name, args.days)
+    emit(table.assign(sequence=name)[["sequence", *table.columns]], args.format)
+    return EXIT_OK
+
+
 def parse_week_option(text: str) -> date:
     """An ISO week like 2026-W46 for --week: its Monday."""
     from analytics.weekly import parse_week
@@ -323,6 +368,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_filter_options(sub)
 
     sub = command("campaigns", _cmd_campaigns, "message campaigns: sends, opens, clicks, conversions and rates")
+    _add_filter_options(sub)
+
+    sub = command("score", _cmd_score, "every lead's score, band and whether it is sales-ready, as of a date")
+    sub.add_argument("--rules", help="the rules file (default: <warehouse>.scoring.toml beside the warehouse)")
+    _add_filter_options(sub)
+
+    sub = command("score-check", _cmd_score_check,
+                  "does the score work: conversion by band, AUC, top-decile lift, sales-ready precision")
+    sub.add_argument("--to", default="sql", help="the outcome stage (default: %(default)s)")
+    sub.add_argument("--score-at", type=int, default=30, metavar="DAYS",
+                     help="score each lead this many days after it entered (default: %(default)s)")
+    sub.add_argument("--within", type=int, default=180, metavar="DAYS",
+                     help="count it as converted when it reaches the stage within this many days after (default: "
+                          "%(default)s)")
+    sub.add_argument("--rules", help="the rules file (default: <warehouse>.scoring.toml beside the warehouse)")
+    _add_filter_options(sub)
+
+    sub = command("sequences", _cmd_sequences, "nurture sequence steps: sent, opened, clicked, and who moves on")
+    sub.add_argument("--sequence", help="the sequence's campaign_id (default: the one that reached most leads)")
+    sub.add_argument("--days", type=int, default=3, help="advancing within this many days of a step (default: 3)")
     _add_filter_options(sub)
 
     sub = command("abtest", _cmd_abtest, "compare the variants of an A/B test: lift, interval, p-value, verdict")
