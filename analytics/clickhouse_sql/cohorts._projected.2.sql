@@ -1,0 +1,171 @@
+-- analytics.cohorts._projected: ClickHouse translation of its DuckDB query (python -m analytics.clickhouse.golden regenerates this file)
+WITH outcomes AS (
+  WITH units AS (
+    WITH entrants AS (
+      SELECT
+        *
+      FROM (
+        SELECT
+          lead_id AS unit_id,
+          CASE WHEN "lead_at" < {as_of:DateTime64(6)} THEN "lead_at" END AS entered_at,
+          CAST(empty("lead_times") AND empty("mql_times") AS Nullable(Bool)) AS simple,
+          *
+          EXCEPT (lead_id)
+        FROM journeys
+      )
+      WHERE
+        NOT (
+          entered_at IS NULL
+        )
+        AND entered_at >= {start:DateTime64(6)}
+        AND entered_at < {end:DateTime64(6)}
+    ), p1 AS (
+      SELECT
+        *,
+        CASE WHEN NOT simple THEN [entered_at] ELSE [] END AS r1
+      FROM entrants
+    ), p2 AS (
+      SELECT
+        *,
+        CASE
+          WHEN NOT simple
+          THEN arrayFilter(
+            o -> o < {as_of:DateTime64(6)} AND arrayExists(x -> x, arrayMap(r -> r <= o, r1)),
+            CASE WHEN notEmpty("mql_times") THEN "mql_times" ELSE ["mql_at"] END
+          )
+          ELSE []
+        END AS r2
+      FROM p1
+    ), judged AS (
+      SELECT
+        *,
+        CASE
+          WHEN simple
+          THEN CASE
+            WHEN "mql_at" IS NULL OR "mql_at" >= {as_of:DateTime64(6)} OR "mql_at" < entered_at
+            THEN 1
+            ELSE 2
+          END
+          ELSE CASE WHEN length(r2) > 0 THEN 2 ELSE 1 END
+        END AS reached
+      FROM p2
+    )
+    SELECT
+      unit_id,
+      'all' AS grp,
+      entered_at,
+      reached,
+      CASE reached
+        WHEN 1
+        THEN CASE WHEN simple THEN entered_at ELSE arrayMax(r1) END
+        WHEN 2
+        THEN CASE WHEN simple THEN "mql_at" ELSE arrayMax(r2) END
+      END AS last_at,
+      FALSE AS open,
+      *
+      EXCEPT (unit_id, entered_at, reached, simple, r1, r2)
+    FROM judged
+  ), firsts AS (
+    SELECT
+      unit_id,
+      grp,
+      entered_at,
+      CASE
+        WHEN "mql_at" >= entered_at
+        THEN CASE WHEN "mql_at" < {as_of:DateTime64(6)} THEN "mql_at" END
+        WHEN NOT empty("mql_times")
+        THEN arrayElementOrNull(arrayFilter(x -> x >= entered_at AND x < {as_of:DateTime64(6)}, "mql_times"), 1)
+      END AS to_at,
+      LEAST(
+        CASE
+          WHEN "lost_at" >= entered_at
+          THEN CASE WHEN "lost_at" < {as_of:DateTime64(6)} THEN "lost_at" END
+          WHEN NOT empty("lost_times")
+          THEN arrayElementOrNull(arrayFilter(x -> x >= entered_at AND x < {as_of:DateTime64(6)}, "lost_times"), 1)
+        END
+      ) AS end_at,
+      CAST(COALESCE("mql_at" < entered_at, FALSE) AS Nullable(Bool)) AS to_before_from
+    FROM units
+  ), bounded AS (
+    SELECT
+      *,
+      CAST(NULL AS Nullable(DateTime64(6))) AS deadline
+    FROM firsts
+  ), judged AS (
+    SELECT
+      *,
+      LEAST({as_of:DateTime64(6)}, deadline) AS horizon,
+      CASE
+        WHEN to_at <= LEAST({as_of:DateTime64(6)}, deadline)
+        AND (
+          end_at IS NULL OR to_at <= end_at
+        )
+        THEN 'converted'
+        WHEN end_at <= LEAST({as_of:DateTime64(6)}, deadline)
+        THEN 'lost'
+        ELSE 'open'
+      END AS outcome
+    FROM bounded
+  )
+  SELECT
+    unit_id,
+    grp,
+    entered_at,
+    deadline,
+    outcome,
+    to_before_from,
+    CASE outcome WHEN 'converted' THEN to_at WHEN 'lost' THEN end_at ELSE horizon END AS ended_at,
+    (
+      toUnixTimestamp64Micro(ended_at) - toUnixTimestamp64Micro(entered_at)
+    ) / 86400e6 AS days,
+    CAST(outcome = 'open' AND COALESCE(deadline < {as_of:DateTime64(6)}, FALSE) AS Nullable(Bool)) AS expired
+  FROM judged
+), placed AS (
+  WITH marks AS (
+    SELECT DISTINCT
+      grp,
+      days
+    FROM outcomes
+    WHERE
+      outcome <> 'open'
+  ), longest AS (
+    SELECT
+      grp,
+      MAX(days) AS days
+    FROM outcomes
+    GROUP BY
+      grp
+  )
+  SELECT
+    o.unit_id AS unit_id,
+    o.grp AS grp,
+    o.entered_at AS entered_at,
+    o.deadline AS deadline,
+    o.outcome AS outcome,
+    o.to_before_from AS to_before_from,
+    o.ended_at AS ended_at,
+    o.expired AS expired,
+    CASE
+      WHEN o.outcome <> 'open' OR o.days = longest.days
+      THEN o.days
+      ELSE GREATEST(FLOOR(o.days), m.days)
+    END AS days
+  FROM outcomes AS o
+  JOIN longest
+    USING (grp)
+  ASOF LEFT JOIN marks AS m
+    ON m.grp = o.grp AND o.days >= m.days
+)
+SELECT
+  formatDateTime(toDateTime64(dateTrunc({coh_period:String}, entered_at), 6), '%Y-%m-%d') AS cohort,
+  days,
+  toInt64(COUNT(*) FILTER(WHERE
+    outcome = 'converted')) AS converted,
+  toInt64(COUNT(*) FILTER(WHERE
+    outcome = 'lost')) AS lost,
+  toInt64(COUNT(*) FILTER(WHERE
+    outcome = 'open')) AS censored,
+  toInt64(COUNT(*) FILTER(WHERE
+    outcome = 'open' AND NOT expired)) AS still_open
+FROM placed
+GROUP BY ALL
