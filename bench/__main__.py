@@ -21,9 +21,9 @@ from pathlib import Path
 
 import duckdb
 
-from analytics import demo, imports, journeys, schema
+from analytics import demo, imports, journeys
 from analytics.warehouse import reader, writer
-from bench.queries import check_funnel, measure_queries, timed
+from bench.queries import check_funnel, events_per_lead, measure_queries, timed
 
 SMALL_IMPORT = 10_000  # events of existing leads in the follow-up import
 
@@ -62,16 +62,8 @@ def _measure_imports(folder: Path, path: Path) -> None:
         target.unlink()
 
 
-def _events_per_lead() -> float:
-    """How many events per lead the demo generates today, from a small demo in memory."""
-    with duckdb.connect() as con:
-        schema.migrate(con)
-        summary = demo.generate(con, leads=5_000, seed=1)
-    return summary.events / summary.leads
-
-
 def run(target_events: int, folder: Path) -> None:
-    leads = max(1_000, int(target_events / _events_per_lead()))
+    leads = max(1_000, int(target_events / events_per_lead()))
     path = folder / f"bench-{target_events}.duckdb"
     with writer(path) as con:
         seconds, summary = timed(lambda: demo.generate(con, leads=leads, seed=1))

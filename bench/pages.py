@@ -3,7 +3,8 @@
 Starts the dashboard on a warehouse (an existing file, or a demo warehouse of about that many events
 built first), opens every page in headless Chromium and prints, per page: the first render on a fresh
 server cache (cold), the first render in a new browser session once the cache is filled (warm), and a
-filter change (one channel picked in the sidebar). A render ends when Streamlit's script has finished
+filter change (one channel picked in the sidebar), next to a one-line Streamlit app measured the same way:
+the floor no page can go below. A render ends when Streamlit's script has finished
 running after the action: the time comes from the browser's clock, so it includes the round trip, the
 queries and drawing the elements (Plotly finishes its SVG a few frames later). Asserts nothing.
 """
@@ -16,12 +17,19 @@ import tempfile
 import time
 from pathlib import Path
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import sync_playwright
+
 from analytics import demo
 from analytics.warehouse import writer
+from bench.queries import events_per_lead
 from bench.server import CHROMIUM, CHROMIUM_ARGS, ROOT, Server
 
-EVENTS_PER_LEAD = 5.2  # what the demo generates on average by its end date
-
+# The floor: what Streamlit itself needs to load a page in this browser on this machine.
+FLOOR_APP = """import streamlit as st
+st.title("A one-line app")
+st.sidebar.multiselect("Channel", ["display", "email", "webinar"])
+"""
 # Records every change of Streamlit's script state with the browser's clock, from the first paint on.
 RECORD_SCRIPT_STATES = """
 window.__scriptStates = [];
@@ -67,7 +75,9 @@ def _pick_channel(tab, channel: str) -> float | None:
     """Milliseconds from picking `channel` in the sidebar's channel filter until the page has redrawn
     (None on a page without the filter)."""
     picker = tab.get_by_role("combobox", name="Channel")
-    if not picker.count():
+    try:
+        picker.wait_for(timeout=5_000)
+    except PlaywrightTimeout:
         return None
     picker.click()
     option = tab.get_by_role("option", name=channel, exact=True)
@@ -83,26 +93,34 @@ def _peak_mb(pid: int) -> float:
     return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM")) / 1024
 
 
-def run(db: Path, channel: str) -> None:
-    from playwright.sync_api import sync_playwright
+def _row(browser, label: str, url: str, channel: str) -> None:
+    """Print one line: cold first render, warm first render (a new session), a filter change."""
+    cold_tab, cold = _open(browser, url)
+    cold_tab.context.close()
+    warm_tab, warm = _open(browser, url)
+    change = _pick_channel(warm_tab, channel)
+    warm_tab.context.close()
+    changed = "no filter" if change is None else f"{change / 1000:.2f} s"
+    print(f"{label:22s} {cold / 1000:16.2f} s {warm / 1000:6.2f} s {changed:>14s}")
 
+
+def run(db: Path, channel: str) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-pages-") as folder, sync_playwright() as playwright:
+        floor_app = Path(folder) / "floor.py"
+        floor_app.write_text(FLOOR_APP, encoding="utf-8")
         server = Server(db, Path(folder) / "streamlit.log")
+        floor = Server(db, Path(folder) / "floor.log", script=floor_app)
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            print(f"{'page':20s} {'first render cold':>18s} {'warm':>8s} {'filter change':>14s}")
+            print(f"{'page':22s} {'first render cold':>18s} {'warm':>8s} {'filter change':>14s}")
+            _row(browser, "(a one-line app)", floor.url, channel)
             for path in page_paths():
-                cold_tab, cold = _open(browser, server.url + path)
-                cold_tab.context.close()
-                warm_tab, warm = _open(browser, server.url + path)
-                change = _pick_channel(warm_tab, channel)
-                warm_tab.context.close()
-                changed = "no filter" if change is None else f"{change / 1000:.2f} s"
-                print(f"{path:20s} {cold / 1000:16.2f} s {warm / 1000:6.2f} s {changed:>14s}")
+                _row(browser, path, server.url + path, channel)
             print(f"peak memory of the dashboard process: {_peak_mb(server.process.pid):,.0f} MB")
         finally:
             browser.close()
             server.stop()
+            floor.stop()
         tracebacks = (Path(folder) / "streamlit.log").read_text(encoding="utf-8").count("Traceback")
         if tracebacks:
             print(f"the dashboard logged {tracebacks} tracebacks: see its log")
@@ -122,7 +140,7 @@ def main() -> None:
         db = Path(folder) / "bench.duckdb"
         started = time.perf_counter()
         with writer(db) as con:
-            summary = demo.generate(con, leads=int(args.events / EVENTS_PER_LEAD), seed=1)
+            summary = demo.generate(con, leads=int(args.events / events_per_lead()), seed=1)
         print(f"demo warehouse: {summary.events:,} events, {summary.leads:,} leads in {time.perf_counter() - started:.0f} s "
               f"(peak RSS of this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB)")
         run(db, args.channel)

@@ -13,7 +13,7 @@ from unittest.mock import patch
 
 import duckdb
 
-from analytics import channels, cohorts, funnel, time_to_convert
+from analytics import channels, cohorts, demo, funnel, schema, time_to_convert
 from analytics.filters import Filters
 from analytics.warehouse import reader
 
@@ -27,6 +27,14 @@ QUERIES: dict[str, Query] = {
     "cohorts lead -> sql per month": lambda c, f: cohorts.cohorts(c, time_to_convert.ConversionSpec("lead", "sql"), f),
     "channel costs": lambda c, f: channels.channel_comparison(c, f),
 }
+
+
+def events_per_lead() -> float:
+    """How many events per lead the demo generates today, from a small demo in memory."""
+    with duckdb.connect() as con:
+        schema.migrate(con)
+        summary = demo.generate(con, leads=5_000, seed=1)
+    return summary.events / summary.leads
 
 
 def timed(action: Callable[[], object]) -> tuple[float, object]:

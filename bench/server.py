@@ -27,16 +27,17 @@ def _free_port() -> int:
 
 
 class Server:
-    """`streamlit run dashboard.py` on `db`, logging to `log`, with extra options such as "--server.maxUploadSize", "1"."""
+    """`streamlit run dashboard.py` (or `script`) on `db`, logging to `log`, with extra options such as
+    "--server.maxUploadSize", "1"."""
 
-    def __init__(self, db: Path, log: Path, *options: str) -> None:
+    def __init__(self, db: Path, log: Path, *options: str, script: Path = ROOT / "dashboard.py") -> None:
         self.db = db
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "ANALYTICS_DB": str(db)}
         self._log = log.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.port", str(self.port),
+            [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(self.port),
              "--server.address", "127.0.0.1", "--server.headless", "true", *options],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
