@@ -1,8 +1,8 @@
 """The command line: `python -m analytics [--db PATH] COMMAND ...`.
 
 Exit codes (DESIGN.md): 0 success, also when there is nothing to do; 2 bad input or usage, with a
-message naming the file, row and column where there is one; 3 the warehouse stayed busy; 1 a bug (one
-line; the traceback with --debug).
+message naming the file, row and column where there is one; 3 the warehouse could not be opened or
+written (busy after waiting, an unwritable folder, a full disk); 1 a bug (one line; the traceback with --debug).
 """
 
 from __future__ import annotations
