@@ -8,8 +8,9 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from analytics.filters import Filters
+from analytics import journeys
 from analytics.channels import channel_comparison
+from analytics.filters import Filters
 from analytics.funnel import LEAD_COLUMNS, FunnelSpec, funnel
 from analytics.schema import DATA_TABLES, FUNNEL_STAGES
 
@@ -58,15 +59,22 @@ def warehouse_summary(con: duckdb.DuckDBPyConnection) -> WarehouseSummary:
 
 
 def filter_choices(con: duckdb.DuckDBPyConnection) -> FilterChoices:
-    channels = con.execute(
-        "SELECT DISTINCT channel FROM (SELECT channel FROM leads UNION ALL SELECT channel FROM events "
-        "UNION ALL SELECT channel FROM campaigns) WHERE channel IS NOT NULL ORDER BY 1"
-    ).fetchall()
-    campaigns = con.execute(
-        "SELECT DISTINCT campaign_id FROM (SELECT campaign_id FROM leads UNION ALL SELECT campaign_id FROM events "
-        "UNION ALL SELECT campaign_id FROM campaigns) WHERE campaign_id IS NOT NULL ORDER BY 1"
-    ).fetchall()
-    return FilterChoices(tuple(r[0] for r in channels), tuple(r[0] for r in campaigns))
+    """The filter bar's channels and campaigns: those leads are attributed to (first touch, which is what the
+    filters match) and those with spend. A value only later events carry, such as a nurture sequence's
+    campaign, selects no lead, so it is not offered while the journeys are current."""
+    if journeys.is_current(con):
+        attributed = ("SELECT coalesce(channel, lead_channel) AS channel, coalesce(campaign_id, lead_campaign_id) "
+                      "AS campaign_id FROM journeys")
+    else:
+        attributed = "SELECT channel, campaign_id FROM leads UNION ALL SELECT channel, campaign_id FROM events"
+    choices = {}
+    for column in ("channel", "campaign_id"):
+        rows = con.execute(
+            f"SELECT DISTINCT {column} FROM ({attributed} UNION ALL SELECT channel, campaign_id FROM campaigns) "
+            f"WHERE {column} IS NOT NULL ORDER BY 1"
+        ).fetchall()
+        choices[column] = tuple(r[0] for r in rows)
+    return FilterChoices(choices["channel"], choices["campaign_id"])
 
 
 def weekly_leads(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
