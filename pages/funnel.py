@@ -95,7 +95,7 @@ def render() -> None:
                                 "entered_at": st.column_config.DatetimeColumn("Entered", format="YYYY-MM-DD HH:mm"),
                                 "last_step_at": st.column_config.DatetimeColumn("Last step reached", format="YYYY-MM-DD HH:mm"),
                                 "unfinished": st.column_config.CheckboxColumn("Still inside window")})
-    st.download_button("Download as CSV", safe_csv(dropped), file_name=f"dropped_before_{step}.csv",
+    st.download_button("Download as CSV", lambda: safe_csv(dropped), file_name=f"dropped_before_{step}.csv",
                        mime="text/csv", icon=":material/download:")
 
 

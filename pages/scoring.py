@@ -183,7 +183,7 @@ def _sales_ready(rules: Rules, filters) -> None:
                                 "score": st.column_config.NumberColumn("Score", format="%.1f"),
                                 "band": "Band", "stage": "Stage", "touches": "Scored touches",
                                 "last_touch_at": st.column_config.DatetimeColumn("Last touch", format="D MMM YYYY")})
-    st.download_button("Download the sales-ready list", safe_csv(ready[columns]), file_name="sales_ready_leads.csv",
+    st.download_button("Download the sales-ready list", lambda: safe_csv(ready[columns]), file_name="sales_ready_leads.csv",
                        mime="text/csv", icon=":material/download:")
 
 

@@ -92,3 +92,16 @@ def test_an_uploaded_per_unit_ab_file_gets_the_verdict_scipy_gives(server, page)
     verdict = page.get_by_text(re.compile(r"^Variant B lifts conversion rate by"))
     expect(verdict).to_be_visible()
     assert f"by {lift:.0%}" in verdict.inner_text()
+
+
+def test_the_dropped_leads_download_holds_the_leads_the_page_counts(server, page):
+    page.goto(f"{server.url}/funnel?channel=webinar&dropped=sql")
+    caption = page.get_by_text(re.compile(r"^[\d,]+ leads reached mql but not sql"))
+    expect(caption).to_be_visible()
+    counted = int(re.match(r"[\d,]+", caption.inner_text()).group().replace(",", ""))
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download as CSV", exact=True).last.click()
+    dropped = pd.read_csv(download.value.path())
+    assert download.value.suggested_filename == "dropped_before_sql.csv"
+    assert len(dropped) == counted > 0
+    assert set(dropped.columns) >= {"lead_id", "entered_at", "last_step_at", "unfinished"}
