@@ -135,20 +135,7 @@ def channel_comparison(con: duckdb.DuckDBPyConnection, filters: Filters, by: Gro
             FROM units u
             LEFT JOIN events w ON u.reached = 4 AND w.lead_id = u.unit_id AND w.stage = 'won' AND w.occurred_at = u.last_at"""
 
-    spend_filters = []
-    if filters.channels:
-        spend_filters.append("list_contains($spend_channels, channel)")
-        params["spend_channels"] = list(filters.channels)
-    if filters.campaigns:
-        spend_filters.append("list_contains($spend_campaigns, campaign_id)")
-        params["spend_campaigns"] = list(filters.campaigns)
-    last_day = (filters.as_of_end - pd.Timedelta(microseconds=1)).date()
-    params |= {
-        "spend_from": filters.since,
-        "spend_to": min(filters.until, last_day) if filters.until else last_day,
-        "ranged": filters.since is not None or filters.until is not None,
-        "none": NONE_GROUP,
-    }
+    spend_ctes, spend_params = _spend_sql(filters, column)
     table = con.execute(
         f"""
         WITH units AS ({units}),
@@ -161,14 +148,54 @@ def channel_comparison(con: duckdb.DuckDBPyConnection, filters: Filters, by: Gro
                    sum(won_value) AS won_value,
                    count(*) FILTER (WHERE unfinished) AS unfinished
             FROM judged GROUP BY grp),
-        spend_rows AS (
+        {spend_ctes}
+        SELECT coalesce(f.grp, s.grp) AS "group",
+               CAST(round(s.impressions) AS BIGINT) AS impressions, CAST(round(s.clicks) AS BIGINT) AS clicks,
+               round(s.spend, 2) AS spend, s.undated_spend,
+               coalesce(f.leads, 0) AS leads, coalesce(f.mql, 0) AS mql, coalesce(f.sql, 0) AS sql,
+               coalesce(f.won, 0) AS won,
+               CASE WHEN coalesce(f.won, 0) = 0 THEN 0 ELSE f.won_value END::DOUBLE AS won_value,
+               coalesce(f.unfinished, 0) AS open_leads
+        FROM funnel_side f FULL JOIN spend_side s ON f.grp = s.grp
+        ORDER BY leads DESC, s.spend DESC NULLS LAST, "group"
+        """,
+        params | spend_params,
+    ).df()
+    return _with_rates_and_costs(table.assign(projected_won=_projected_won(con, table, filters, by)))
+
+
+def total_spend(con: duckdb.DuckDBPyConnection, filters: Filters) -> float | None:
+    """The spend of the range (and the channel and campaign filters): the sum of `channel_comparison`'s
+    spend column, without reading the leads; None when no campaign row counts."""
+    ctes, params = _spend_sql(filters, "channel")
+    return con.execute(f"WITH {ctes} SELECT sum(round(spend, 2)) FROM spend_side", params).fetchone()[0]
+
+
+def _spend_sql(filters: Filters, column: str) -> tuple[str, dict[str, object]]:
+    """CTEs ending in `spend_side`: per `column` value (grp), the range's spend, impressions and clicks
+    (a row spanning dates counts pro rata by its days in the range) and the spend of undated rows."""
+    where, params = [], {}
+    if filters.channels:
+        where.append("list_contains($spend_channels, channel)")
+        params["spend_channels"] = list(filters.channels)
+    if filters.campaigns:
+        where.append("list_contains($spend_campaigns, campaign_id)")
+        params["spend_campaigns"] = list(filters.campaigns)
+    last_day = (filters.as_of_end - pd.Timedelta(microseconds=1)).date()
+    params |= {
+        "spend_from": filters.since,
+        "spend_to": min(filters.until, last_day) if filters.until else last_day,
+        "ranged": filters.since is not None or filters.until is not None,
+        "none": NONE_GROUP,
+    }
+    ctes = f"""spend_rows AS (
             SELECT {column} AS grp,
                    coalesce(date, start_date, end_date) AS first_day,
                    greatest(coalesce(date, end_date, start_date), coalesce(date, start_date, end_date)) AS last_day,
                    spend, impressions, clicks
             FROM (SELECT * REPLACE (coalesce(NULLIF(TRIM(channel), ''), $none) AS channel,
                                     coalesce(NULLIF(TRIM(campaign_id), ''), $none) AS campaign_id) FROM campaigns)
-            WHERE {' AND '.join(spend_filters) or 'true'}),
+            WHERE {' AND '.join(where) or 'true'}),
         shares AS (
             SELECT *, CASE
                 WHEN first_day IS NULL THEN CASE WHEN $ranged THEN 0.0 ELSE 1.0 END
@@ -181,20 +208,8 @@ def channel_comparison(con: duckdb.DuckDBPyConnection, filters: Filters, by: Gro
                    sum(impressions * share) FILTER (WHERE share > 0) AS impressions,
                    sum(clicks * share) FILTER (WHERE share > 0) AS clicks,
                    sum(spend) FILTER (WHERE share = 0) AS undated_spend
-            FROM shares WHERE share > 0 OR first_day IS NULL GROUP BY grp)
-        SELECT coalesce(f.grp, s.grp) AS "group",
-               CAST(round(s.impressions) AS BIGINT) AS impressions, CAST(round(s.clicks) AS BIGINT) AS clicks,
-               round(s.spend, 2) AS spend, s.undated_spend,
-               coalesce(f.leads, 0) AS leads, coalesce(f.mql, 0) AS mql, coalesce(f.sql, 0) AS sql,
-               coalesce(f.won, 0) AS won,
-               CASE WHEN coalesce(f.won, 0) = 0 THEN 0 ELSE f.won_value END::DOUBLE AS won_value,
-               coalesce(f.unfinished, 0) AS open_leads
-        FROM funnel_side f FULL JOIN spend_side s ON f.grp = s.grp
-        ORDER BY leads DESC, s.spend DESC NULLS LAST, "group"
-        """,
-        params,
-    ).df()
-    return _with_rates_and_costs(table.assign(projected_won=_projected_won(con, table, filters, by)))
+            FROM shares WHERE share > 0 OR first_day IS NULL GROUP BY grp)"""
+    return ctes, params
 
 
 def _projected_won(con: duckdb.DuckDBPyConnection, table: pd.DataFrame, filters: Filters, by: GroupBy) -> pd.Series:

@@ -9,7 +9,7 @@ import duckdb
 import pandas as pd
 
 from analytics import journeys
-from analytics.channels import channel_comparison
+from analytics.channels import total_spend
 from analytics.filters import Filters
 from analytics.funnel import LEAD_COLUMNS, FunnelSpec, funnel
 from analytics.schema import DATA_TABLES, FUNNEL_STAGES
@@ -136,5 +136,5 @@ def breakdown_attributes(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
 def headline_figures(con: duckdb.DuckDBPyConnection, filters: Filters) -> HeadlineFigures:
     """Entrants of the range and how many reached MQL, SQL and won (the funnel's counts), and the spend."""
     counts = funnel(con, FunnelSpec(), filters)["count"].astype(int).tolist()
-    spend = channel_comparison(con, filters)["spend"].sum(min_count=1)
-    return HeadlineFigures(*counts, spend=None if pd.isna(spend) else float(spend))
+    spend = total_spend(con, filters)
+    return HeadlineFigures(*counts, spend=None if spend is None else float(spend))

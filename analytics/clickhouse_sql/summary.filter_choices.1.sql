@@ -3,15 +3,13 @@ SELECT DISTINCT
   channel
 FROM (
   SELECT
-    channel
-  FROM leads
+    COALESCE(channel, lead_channel) AS channel,
+    COALESCE(campaign_id, lead_campaign_id) AS campaign_id
+  FROM journeys
   UNION ALL
   SELECT
-    channel
-  FROM events
-  UNION ALL
-  SELECT
-    channel
+    channel,
+    campaign_id
   FROM campaigns
 )
 WHERE

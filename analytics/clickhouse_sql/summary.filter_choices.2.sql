@@ -3,14 +3,12 @@ SELECT DISTINCT
   campaign_id
 FROM (
   SELECT
-    campaign_id
-  FROM leads
+    COALESCE(channel, lead_channel) AS channel,
+    COALESCE(campaign_id, lead_campaign_id) AS campaign_id
+  FROM journeys
   UNION ALL
   SELECT
-    campaign_id
-  FROM events
-  UNION ALL
-  SELECT
+    channel,
     campaign_id
   FROM campaigns
 )

@@ -13,11 +13,12 @@ from scipy.stats import chi2_contingency
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportions_ztest
 
-from analytics.channels import COLUMNS, channel_comparison, compare_groups
+from analytics.channels import COLUMNS, channel_comparison, compare_groups, total_spend
 from analytics.demo import generate
 from analytics.errors import BadInput
 from analytics.filters import Filters
 from analytics.funnel import FunnelSpec, funnel
+from analytics.warehouse import reader
 
 AS_OF = Filters(as_of=date(2026, 6, 30))
 
@@ -245,3 +246,14 @@ def test_projected_deals_count_open_leads_by_how_earlier_ones_converted(con, add
     young = row(table, "young")
     assert young["projected_won"] == pytest.approx(1.5)
     assert young["cost_per_projected_won"] == pytest.approx(200.0)
+
+
+@pytest.mark.parametrize("filters", [
+    Filters(), Filters(since=date(2026, 1, 1), until=date(2026, 3, 31)), Filters(channels=("webinar", "display")),
+    Filters(as_of=date(2026, 6, 30)), Filters(channels=("no such channel",)),
+])
+def test_total_spend_is_the_sum_of_the_channel_tables_spend(small_demo, filters):
+    with reader(small_demo) as con:
+        expected = channel_comparison(con, filters)["spend"].sum(min_count=1)
+        total = total_spend(con, filters)
+    assert (total is None and pd.isna(expected)) or total == pytest.approx(expected, abs=1e-6)
