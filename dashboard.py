@@ -11,7 +11,8 @@ server listens on localhost only (`server.address`) and read-only otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, TypeVar
@@ -22,6 +23,7 @@ import streamlit as st
 from analytics import access, demo
 from analytics.errors import BadInput, WarehouseBusy, WarehouseUnavailable
 from analytics.filters import Filters
+from analytics.progress import Progress
 from analytics.summary import filter_choices, warehouse_summary
 from analytics.warehouse import data_version, db_path, reader, writer
 
@@ -135,6 +137,29 @@ def shared_filters() -> Filters:
     return Filters(since=since, until=until, channels=tuple(channels), campaigns=tuple(campaigns), as_of=as_of)
 
 
+def bar_progress(bar: Any, what: str) -> Progress:
+    """A Progress that moves the `st.progress` element `bar`, labelled "what: step (n%)"."""
+    shown: list[tuple[int, str]] = []
+
+    def report(fraction: float, step: str) -> None:
+        state = (round(min(max(fraction, 0.0), 1.0) * 100), step)
+        if not shown or state != shown[-1]:
+            shown[:] = [state]
+            bar.progress(state[0], text=f"{what}: {step} ({state[0]}%)")
+
+    return report
+
+
+@contextmanager
+def progress_bar(what: str) -> Iterator[Progress]:
+    """A Progress shown as `st.progress` while the block runs, removed when it ends."""
+    bar = st.progress(0, text=f"{what} ...")
+    try:
+        yield bar_progress(bar, what)
+    finally:
+        bar.empty()
+
+
 def _empty_state() -> None:
     st.title("Welcome: the warehouse is empty")
     st.write(
@@ -146,9 +171,9 @@ def _empty_state() -> None:
         st.info(refusal("manage"), icon=":material/lock:")
         return
     if st.button("Build the demo warehouse", type="primary", icon=":material/database:", key="build_demo"):
-        with st.spinner("Building the demo warehouse ..."):
+        with progress_bar("Building the demo warehouse") as progress:
             try:
-                summary = run_write(lambda con: demo.generate(con))
+                summary = run_write(lambda con: demo.generate(con, progress=progress))
             except (BadInput, WarehouseUnavailable) as error:
                 st.error(str(error))
                 return

@@ -8,9 +8,11 @@ written (busy after waiting, an unwritable folder, a full disk); 1 a bug (one li
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from typing import Self
 from datetime import date
 
 import duckdb
@@ -30,6 +32,43 @@ EXIT_OK, EXIT_BUG, EXIT_BAD_INPUT, EXIT_BUSY = 0, 1, 2, 3
 
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+class TerminalProgress:
+    """A Progress shown as one line on stderr, rewritten in place (\\r) while the work runs.
+
+    Nothing is written when stderr is not a terminal, so logs, pipes and tests only get the final message.
+    Use as a context manager: leaving it clears the line.
+    """
+
+    WIDTH = 24
+
+    def __init__(self, what: str, stream=None) -> None:
+        self.what = what
+        self.stream = stream or sys.stderr
+        self.enabled = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.shown = ""
+
+    def __call__(self, fraction: float, step: str) -> None:
+        if not self.enabled:
+            return
+        fraction = min(max(fraction, 0.0), 1.0)
+        filled = round(fraction * self.WIDTH)
+        line = f"{self.what} [{'#' * filled}{'.' * (self.WIDTH - filled)}] {fraction:4.0%} {step}"
+        line = line[:max(shutil.get_terminal_size().columns - 1, 20)]  # a wrapped line cannot be rewritten
+        if line != self.shown:
+            self.stream.write("\r" + line.ljust(len(self.shown)))
+            self.stream.flush()
+            self.shown = line
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled and self.shown:
+            self.stream.write("\r" + " " * len(self.shown) + "\r")
+            self.stream.flush()
+            self.shown = ""
 
 
 def parse_date(text: str) -> date:
@@ -69,8 +108,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
         status_map=_parse_pairs(args.status_map, "--status-map", "'Closed Won'=won"),
         responses=tuple(c.strip() for c in ",".join(args.responses).split(",") if c.strip()),
         encoding=args.encoding, dayfirst=args.dayfirst, sheet=args.sheet)
-    with writer(args.db, timeout=args.wait, on_wait=_say) as con:
-        result = imports.import_file(con, args.kind, args.file, options)
+    with writer(args.db, timeout=args.wait, on_wait=_say) as con, TerminalProgress("Importing") as progress:
+        result = imports.import_file(con, args.kind, args.file, options, progress=progress)
     print(result.message)
     return EXIT_OK
 
@@ -102,8 +141,9 @@ def _cmd_restore(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    with writer(args.db, timeout=args.wait, on_wait=_say) as con:
-        summary = demo.generate(con, leads=args.leads, seed=args.seed, end=args.end, replace=args.replace)
+    with writer(args.db, timeout=args.wait, on_wait=_say) as con, TerminalProgress("Building the demo") as progress:
+        summary = demo.generate(con, leads=args.leads, seed=args.seed, end=args.end, replace=args.replace,
+                                progress=progress)
     print(f"Demo warehouse {db_path(args.db)}: {summary.leads:,} leads, {summary.events:,} events, "
           f"{summary.campaigns:,} campaign days, {summary.sends:,} sends, "
           f"{summary.experiment_variants + summary.experiment_units:,} experiment rows (import #{summary.import_id}).")
@@ -270,21 +310,31 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from analytics import report
+    from analytics.progress import part
 
-    summary = _week_summary(args)
     out = Path(args.out)
     if out.parent and not out.parent.exists():
         raise BadInput(f"the folder {out.parent} does not exist", file=str(out))
-    out.write_text(report.report_html(summary), encoding="utf-8")
-    print(f"Wrote the report for {summary.week} ({summary.label}) to {out}.")
-    for kind, target in (("png", args.png), ("pdf", args.pdf)):
-        if target:
+    exports = [(kind, target) for kind, target in (("png", args.png), ("pdf", args.pdf)) if target]
+    html_share = 1.0 if not exports else 0.4
+    said: list[tuple[Callable[[str], None], str]] = []
+    with TerminalProgress("Writing the report") as progress:
+        with reader(args.db, timeout=args.wait, on_wait=_say) as con:
+            summary, page = report.build_report(con, args.week, args.as_of, tuple(args.channel), tuple(args.campaign),
+                                                progress=part(progress, 0.0, html_share))
+        out.write_text(page, encoding="utf-8")
+        said.append((print, f"Wrote the report for {summary.week} ({summary.label}) to {out}."))
+        for i, (kind, target) in enumerate(exports):
+            progress(html_share + (1 - html_share) * i / len(exports), f"rendering the {kind.upper()}")
             try:
                 report.render_file(out, target, kind)
             except report.ExportUnavailable as error:
-                _say(f"{kind.upper()} export skipped: {error}.")
+                said.append((_say, f"{kind.upper()} export skipped: {error}."))
             else:
-                print(f"Wrote a {kind.upper()} of it to {target}.")
+                said.append((print, f"Wrote a {kind.upper()} of it to {target}."))
+        progress(1.0, "done")
+    for say, message in said:
+        say(message)
     return EXIT_OK
 
 

@@ -21,7 +21,7 @@ import getpass
 import hashlib
 import re
 from collections.abc import Mapping
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -31,6 +31,7 @@ import pandas as pd
 
 from analytics import journeys
 from analytics.errors import BadInput
+from analytics.progress import Progress, part, silent, watched
 from analytics.schema import DATA_TABLES, TABLES, Column, Table
 from analytics.sources import ROW, STAGE_TABLE, stage_file
 from analytics.sql import quote_ident, quote_literal
@@ -165,14 +166,18 @@ def import_file(
     *,
     imported_by: str | None = None,
     file_name: str | None = None,
+    progress: Progress | None = None,
 ) -> ImportResult:
     """Import one CSV, Excel or Parquet file of `kind` in a single transaction.
 
     `file_name` is what messages and the log call the file (the Data page passes the uploaded name).
+    `progress` hears each step (reading, checking, adding rows, refreshing journeys), ending at 1.0.
     """
     source = Path(path)
     name = file_name or source.name
     options = options or ImportOptions()
+    report = progress or silent
+    report(0.0, f"checking {name}")
     _check_file(kind, source, name)
     described = options.describe()
     digest = content_hash(source)
@@ -182,18 +187,23 @@ def import_file(
         [digest, described, kind, kind],
     ).fetchone()
     if earlier:
+        report(1.0, "already imported")
         return ImportResult(earlier[0], name, earlier[1], 0, 0, 0, already_imported=True)
     try:
-        headers = stage_file(con, source, name, encoding=options.encoding, sheet=options.sheet)
+        headers = watched(con, lambda: stage_file(con, source, name, encoding=options.encoding, sheet=options.sheet),
+                          progress, f"reading {name}", 0.05, 0.35)
         con.execute("BEGIN TRANSACTION")
         try:
-            result = _load(con, kind, headers, name, options, described, digest, imported_by or _current_user())
+            result = _load(con, kind, headers, name, options, described, digest, imported_by or _current_user(),
+                           part(progress, 0.35, 0.99))
+            report(0.99, "saving")
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
     finally:
         con.execute(f"DROP TABLE IF EXISTS {_STAGED}")
+    report(1.0, "done")
     return result
 
 
@@ -219,8 +229,9 @@ def preview_file(
 
 def _load(
     con: duckdb.DuckDBPyConnection, kind: str, headers: list[str], name: str, options: ImportOptions,
-    described: str, digest: str, imported_by: str,
+    described: str, digest: str, imported_by: str, progress: Progress,
 ) -> ImportResult:
+    progress(0.0, "checking values")
     plan = _plan(kind, headers, options, name)
     rows_read = con.execute(f"SELECT count(*) FROM {_STAGED}").fetchone()[0]
     if rows_read == 0:
@@ -231,15 +242,20 @@ def _load(
     else:
         parts = _parts(con, plan, options, name, day_first)
     union = " UNION ALL ".join(f"({p})" for p in parts)
-    candidates = con.execute(f"SELECT count(*) FROM ({union})").fetchone()[0]
+    candidates = watched(con, lambda: con.execute(f"SELECT count(*) FROM ({union})").fetchone()[0],
+                         progress, "checking values", 0.1, 0.4)
     import_id = con.execute(
         "INSERT INTO imports (file_name, content_hash, kind, options, rows_read, imported_by) "
         "VALUES (?, ?, ?, ?, ?, ?) RETURNING import_id",
         [name, digest, plan.table.name, described, rows_read, imported_by],
     ).fetchone()[0]
     touches_leads = plan.table.name in ("events", "leads")
-    with journeys.refreshed(con, f"SELECT lead_id FROM ({union})") if touches_leads else nullcontext():
-        added = _insert_new_rows(con, plan.table, union, import_id, plan.resolved)
+    with ExitStack() as refresh:
+        refresh.enter_context(journeys.refreshed(con, f"SELECT lead_id FROM ({union})") if touches_leads else nullcontext())
+        added = watched(con, lambda: _insert_new_rows(con, plan.table, union, import_id, plan.resolved),
+                        progress, f"adding rows to {plan.table.name}", 0.4, 0.75 if touches_leads else 0.95)
+        if touches_leads:  # the journeys are rebuilt as the block ends; close it here to watch that happen
+            watched(con, refresh.close, progress, "refreshing journeys", 0.75, 0.95, statements=2)
     con.execute("UPDATE imports SET rows_added = ?, rows_skipped = ? WHERE import_id = ?",
                 [added, candidates - added, import_id])
     ignored = () if plan.table.name == "leads" or options.responses else plan.ignored

@@ -22,6 +22,7 @@ import plotly.graph_objects as go
 
 from analytics import charts
 from analytics import abstats
+from analytics.progress import Progress, silent
 from analytics.weekly import WeekSummary, format_amount, week_label, week_summary
 
 CHROMIUM = "/usr/bin/chromium"
@@ -266,10 +267,16 @@ def report_html(summary: WeekSummary) -> str:
 
 
 def build_report(con: duckdb.DuckDBPyConnection, week: date | str | None = None, as_of: date | None = None,
-                 channels: tuple[str, ...] = (), campaigns: tuple[str, ...] = ()) -> tuple[WeekSummary, str]:
-    """The week's summary and its report HTML."""
+                 channels: tuple[str, ...] = (), campaigns: tuple[str, ...] = (),
+                 progress: Progress | None = None) -> tuple[WeekSummary, str]:
+    """The week's summary and its report HTML; `progress` hears both steps, ending at 1.0."""
+    report = progress or silent
+    report(0.0, "computing the week's figures")
     summary = week_summary(con, week, as_of, channels, campaigns)
-    return summary, report_html(summary)
+    report(0.6, "drawing the charts")
+    page = report_html(summary)
+    report(1.0, "done")
+    return summary, page
 
 
 # --- PNG and PDF ---------------------------------------------------------------------------------

@@ -333,8 +333,8 @@ def auc_interval(scores: ArrayLike, positives: ArrayLike, negatives: ArrayLike, 
     DeLong's structural components are the same for every lead with the same score, so the variance
     needs only the counts per distinct score.
 
-    >>> round(auc_interval([1, 2, 3], [0, 1, 2], [2, 1, 0]).auc, 4)   # pairs: 6 of 8 in order, 2 ties
-    0.875
+    >>> round(auc_interval([1, 2, 3], [0, 1, 2], [2, 1, 0]).auc, 4)   # 9 pairs: 8 in order, 1 tie (8.5 / 9)
+    0.9444
     """
     _, pos, neg = _per_score(scores, positives, negatives)
     n1, n0 = int(pos.sum()), int(neg.sum())

@@ -56,6 +56,9 @@ def _open(
         try:
             con = duckdb.connect(str(path), read_only=read_only)
             con.execute("SET TimeZone = 'UTC'")
+            # DuckDB's own terminal bar is no designed report and would land in redirected output; long
+            # work reports through analytics.progress instead (which reads query_progress()).
+            con.execute("SET enable_progress_bar_print = false")
             return con
         except (duckdb.IOException, duckdb.ConnectionException) as error:
             if not _is_lock_conflict(error):

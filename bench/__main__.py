@@ -43,6 +43,7 @@ def _measure_imports(folder: Path, path: Path) -> None:
                     f"TO '{folder / 'more.csv'}' (FORMAT csv)")
     for suffix in ("csv", "parquet"):
         with duckdb.connect() as con:
+            con.execute("SET enable_progress_bar = false")
             seconds, _ = timed(partial(
                 con.execute, f"CREATE TABLE t AS SELECT * FROM read_{suffix}('{folder / f'events.{suffix}'}')"))
         print(f"read {suffix:9s}: plain DuckDB read into a table {seconds:.1f} s (the floor an import is compared with)")

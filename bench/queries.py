@@ -32,6 +32,7 @@ QUERIES: dict[str, Query] = {
 def events_per_lead() -> float:
     """How many events per lead the demo generates today, from a small demo in memory."""
     with duckdb.connect() as con:
+        con.execute("SET enable_progress_bar = false")
         schema.migrate(con)
         summary = demo.generate(con, leads=5_000, seed=1)
     return summary.events / summary.leads

@@ -9,7 +9,7 @@ import streamlit as st
 from analytics import imports
 from analytics.errors import BadInput, WarehouseUnavailable
 from analytics.summary import warehouse_summary
-from dashboard import can, refusal, run_query, run_write, who
+from dashboard import can, progress_bar, refusal, run_query, run_write, who
 from pages import reroute
 
 KIND_HELP = {
@@ -94,8 +94,9 @@ def _mapping_editor(upload, kind: str, options: imports.ImportOptions, path: Pat
 def _import(upload, kind: str, options: imports.ImportOptions, path: Path, mapping: dict[str, str]) -> None:
     chosen = imports.ImportOptions(**{**options.__dict__, "mapping": mapping})
     try:
-        result = run_write(lambda con: imports.import_file(con, kind, path, chosen, imported_by=who(),
-                                                           file_name=upload.name))
+        with progress_bar(f"Importing {upload.name}") as progress:
+            result = run_write(lambda con: imports.import_file(con, kind, path, chosen, imported_by=who(),
+                                                               file_name=upload.name, progress=progress))
     except (BadInput, WarehouseUnavailable) as error:
         st.error(f"Not imported: {error}. Nothing was stored from this file.", icon=":material/error:")
         bad_row = error.row if isinstance(error, BadInput) else None
