@@ -100,7 +100,7 @@ def test_the_dropped_leads_download_holds_the_leads_the_page_counts(server, page
     expect(caption).to_be_visible()
     counted = int(re.match(r"[\d,]+", caption.inner_text()).group().replace(",", ""))
     with page.expect_download() as download:
-        page.get_by_role("button", name="Download as CSV", exact=True).last.click()
+        page.get_by_test_id("stDownloadButton").get_by_role("button", name="Download as CSV").click()
     dropped = pd.read_csv(download.value.path())
     assert download.value.suggested_filename == "dropped_before_sql.csv"
     assert len(dropped) == counted > 0
