@@ -8,12 +8,14 @@ written (busy after waiting, an unwritable folder, a full disk); 1 a bug (one li
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import traceback
-from collections.abc import Callable, Sequence
-from typing import Self
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
+from typing import Any, Self
 
 import duckdb
 import pandas as pd
@@ -100,6 +102,25 @@ def emit(frame: pd.DataFrame, fmt: str) -> None:
         print(frame.to_string(index=False) if len(frame) else "(no rows)")
 
 
+@contextmanager
+def _analysis(args: argparse.Namespace) -> Iterator[Any]:
+    """The connection an analysis reads: the DuckDB warehouse, or ClickHouse with `--engine clickhouse`
+    (the same tables there; see docs/clickhouse.md)."""
+    if args.engine == "duckdb":
+        with reader(args.db, timeout=args.wait, on_wait=_say) as con:
+            yield con
+        return
+    if not args.clickhouse_url:
+        raise BadInput("--engine clickhouse needs --clickhouse-url (or $CLICKHOUSE_URL), e.g. http://user:password@host:8123")
+    from analytics.clickhouse.connection import connect
+
+    con = connect(args.clickhouse_url, args.clickhouse_database)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
 def _cmd_import(args: argparse.Namespace) -> int:
     options = imports.ImportOptions(
         stage=args.stage, mapping=_parse_pairs(args.map, "--map", "occurred_at='Event time'"),
@@ -115,7 +136,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_import_log(args: argparse.Namespace) -> int:
-    with reader(args.db, timeout=args.wait, on_wait=_say) as con:
+    with _analysis(args) as con:
         emit(imports.import_log(con), args.format)
     return EXIT_OK
 
@@ -161,7 +182,7 @@ def _cmd_funnel(args: argparse.Namespace) -> int:
         windows=dict(parse_window_option(w) for w in args.window),
         mode=args.mode, by=args.by, unit=args.unit, period=args.period,
     )
-    with reader(args.db, timeout=args.wait, on_wait=_say) as con:
+    with _analysis(args) as con:
         table = funnel_over_time(con, spec, _filters(args)) if args.period else funnel(con, spec, _filters(args))
     emit(table, args.format)
     return EXIT_OK
@@ -172,7 +193,7 @@ def _cmd_abtest(args: argparse.Namespace) -> int:
         stats = experiments.read_results_file(args.file, args.experiment, args.metric)
         results = experiments.ab_results(stats, args.control, metric_name=experiments.metric_label(args.metric or "conversion"))
     else:
-        with reader(args.db, timeout=args.wait, on_wait=_say) as con:
+        with _analysis(args) as con:
             name = args.experiment or _only_experiment(con)
             results = experiments.experiment_results(con, name, args.metric or "conversion", args.control)
     emit(results, args.format)
@@ -199,25 +220,25 @@ def _conversion_spec(args: argparse.Namespace) -> ConversionSpec:
 
 
 def _cmd_time_to_convert(args: argparse.Namespace) -> int:
-    with reader(args.db, timeout=args.wait, on_wait=_say) as con:
+    with _analysis(args) as con:
         emit(time_to_convert(con, _conversion_spec(args), _filters(args)), args.format)
     return EXIT_OK
 
 
 def _cmd_cohorts(args: argparse.Namespace) -> int:
-    with reader(args.db, timeout=args.wait, on_wait=_say) as con:
+    with _analysis(args) as con:
         emit(cohorts(con, _conversion_spec(args), _filters(args), args.period), args.format)
     return EXIT_OK
 
 
 def _cmd_channels(args: argparse.Namespace) -> int:
-    with reader(args.db, timeout=args.wait, on_wait=_say) as con:
+    with _analysis(args) as con:
         emit(channels.channel_comparison(con, _filters(args), by=args.by), args.format)
     return EXIT_OK
 
 
 def _cmd_campaigns(args: argparse.Namespace) -> int:
-    with reader(args.db, timeout=args.wait, on_wait=_say) as con:
+    with _analysis(args) as con:
         emit(campaigns.message_campaigns(con, _filters(args)), args.format)
     return EXIT_OK
 
@@ -229,7 +250,7 @@ def _rules(args: argparse.Namespace) -> scoring.Rules:
 
 def _cmd_score(args: argparse.Namespace) -> int:
     rules = _rules(args)
-    with reader(args.db, timeout=args.wait, on_wait=_say) as con:
+    with _analysis(args) as con:
         emit(scoring.scores(con, rules, _filters(args)), args.format)
     return EXIT_OK
 
@@ -238,7 +259,7 @@ def _cmd_score_check(args: argparse.Namespace) -> int:
     import json
 
     rules = _rules(args)
-    with reader(args.db, timeout=args.wait, on_wait=_say) as con:
+    with _analysis(args) as con:
         check = scoring.score_check(con, rules, _filters(args), args.to, args.score_at, args.within)
     if args.format == "json":
         print(json.dumps(check.record(), indent=2, ensure_ascii=False))
@@ -257,7 +278,7 @@ def _cmd_score_check(args: argparse.Namespace) -> int:
 
 def _cmd_sequences(args: argparse.Namespace) -> int:
     filters = _filters(args)
-    with reader(args.db, timeout=args.wait, on_wait=_say) as con:
+    with _analysis(args) as con:
         names = sequences.list_sequences(con, filters)["sequence"].tolist()
         if args.sequence is None and not names:
             raise BadInput("no sequence in the data: import email_sent events whose campaign_id names the sequence")
@@ -280,7 +301,7 @@ def parse_week_option(text: str) -> date:
 def _week_summary(args: argparse.Namespace):
     from analytics.weekly import week_summary
 
-    with reader(args.db, timeout=args.wait, on_wait=_say) as con:
+    with _analysis(args) as con:
         return week_summary(con, args.week, args.as_of, tuple(args.channel), tuple(args.campaign))
 
 
@@ -319,7 +340,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     html_share = 1.0 if not exports else 0.4
     said: list[tuple[Callable[[str], None], str]] = []
     with TerminalProgress("Writing the report") as progress:
-        with reader(args.db, timeout=args.wait, on_wait=_say) as con:
+        with _analysis(args) as con:
             summary, page = report.build_report(con, args.week, args.as_of, tuple(args.channel), tuple(args.campaign),
                                                 progress=part(progress, 0.0, html_share))
         out.write_text(page, encoding="utf-8")
@@ -353,6 +374,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--wait", type=float, default=DEFAULT_TIMEOUT_SECONDS, metavar="SECONDS",
                         help="how long to wait while another process writes to the warehouse (default: %(default)s)")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
+    parser.add_argument("--engine", choices=("duckdb", "clickhouse"), default=os.environ.get("ANALYTICS_ENGINE", "duckdb"),
+                        help="where the analyses run (default: $ANALYTICS_ENGINE or duckdb); imports, backups "
+                             "and the demo use the DuckDB warehouse")
+    parser.add_argument("--clickhouse-url", default=os.environ.get("CLICKHOUSE_URL"),
+                        help="http(s)://user:password@host:8123, or chdb:///folder (default: $CLICKHOUSE_URL)")
+    parser.add_argument("--clickhouse-database", default=os.environ.get("CLICKHOUSE_DATABASE"),
+                        help="the ClickHouse database holding the tables (default: the URL's, else default)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, handler: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
