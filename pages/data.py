@@ -169,8 +169,13 @@ def render() -> None:
     latest = log.iloc[0]
     st.caption(f"Latest: #{latest['import_id']} {latest['file_name']}, {latest['rows_added']:,} rows added to "
                f"{latest['table_name']} on {latest['imported_at']:%Y-%m-%d %H:%M} UTC.")
-    st.dataframe(log.drop(columns=["content_hash"]), hide_index=True, width="stretch",
-                 column_config={"imported_at": st.column_config.DatetimeColumn("Imported at", format="YYYY-MM-DD HH:mm"),
+    st.dataframe(log.drop(columns=["content_hash"]), hide_index=True, width="stretch", placeholder="–",
+                 column_config={"import_id": st.column_config.NumberColumn("#", format="%d"), "file_name": "File",
+                                "table_name": "Table", "options": "Options", "imported_by": "By",
+                                "removed_by": "Removed by",
+                                **{c: st.column_config.NumberColumn(c.replace("_", " ").capitalize(), format="%,d")
+                                   for c in ("rows_read", "rows_added", "rows_skipped")},
+                                "imported_at": st.column_config.DatetimeColumn("Imported at", format="YYYY-MM-DD HH:mm"),
                                 "removed_at": st.column_config.DatetimeColumn("Removed at", format="YYYY-MM-DD HH:mm")})
     with st.expander("Remove an import"):
         if can("remove_import"):

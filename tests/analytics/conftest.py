@@ -50,3 +50,13 @@ def add_events(con: duckdb.DuckDBPyConnection) -> Callable[..., None]:
 @pytest.fixture
 def add_leads(con: duckdb.DuckDBPyConnection) -> Callable[..., None]:
     return lambda *rows: insert_leads(con, *rows)
+
+
+@pytest.fixture(scope="module")
+def shared_con() -> Iterator[duckdb.DuckDBPyConnection]:
+    """One in-memory warehouse for a module's property examples, each of which empties it first: migrating
+    per example would dominate the runtime."""
+    con = duckdb.connect()
+    schema.migrate(con)
+    yield con
+    con.close()

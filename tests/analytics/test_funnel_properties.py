@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import calendar
 from collections import defaultdict
-from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from unittest.mock import patch
 
-import duckdb
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics import journeys, schema
+from analytics import journeys
 from analytics.durations import Duration
 from analytics.filters import Filters
 from analytics.funnel import FunnelSpec, _journey_units_query, funnel, funnel_over_time
@@ -158,15 +156,6 @@ filter_sets = st.builds(
     channels=st.sampled_from([(), ("ads",), ("web", "(none)")]),
     as_of=st.one_of(days, st.just(date(2030, 1, 1))),
 )
-
-
-@pytest.fixture(scope="module")
-def shared_con() -> Iterator[duckdb.DuckDBPyConnection]:
-    """One warehouse for all examples (emptied by each): migrating per example would dominate the runtime."""
-    con = duckdb.connect()
-    schema.migrate(con)
-    yield con
-    con.close()
 
 
 @pytest.mark.parametrize("path", ["journeys", "events"])

@@ -3,7 +3,6 @@ analytics read from it equal to the same analytics read from the events."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, datetime
 from unittest.mock import patch
@@ -190,14 +189,6 @@ event_rows = st.lists(
 filters_with_campaigns = st.builds(
     lambda base, campaigns: replace(base, campaigns=campaigns), filter_sets, st.sampled_from([(), ("c1",), ("(none)",)])
 )
-
-
-@pytest.fixture(scope="module")
-def shared_con() -> Iterator[duckdb.DuckDBPyConnection]:
-    con = duckdb.connect()
-    schema.migrate(con)
-    yield con
-    con.close()
 
 
 def load(con: duckdb.DuckDBPyConnection, events: list[tuple], leads: list[dict]) -> None:
