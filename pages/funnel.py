@@ -54,7 +54,7 @@ def render() -> None:
     st.plotly_chart(charts.funnel(overall), width="stretch", theme=None)
     st.dataframe(
         overall.drop(columns=["group"]).assign(stage=overall["stage"].map(charts.label)),
-        hide_index=True, width="stretch",
+        hide_index=True, width="stretch", placeholder="–",
         column_config={
             "stage": "Stage", "step": None,
             "count": st.column_config.NumberColumn("Reached", format="localized"),
