@@ -24,7 +24,6 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from analytics.durations import Duration
 from analytics.errors import BadInput
 from analytics.filters import Filters
 from analytics.funnel import _PERIOD_LENGTH, Period
@@ -46,32 +45,24 @@ def cohorts(con: duckdb.DuckDBPyConnection, spec: ConversionSpec, filters: Filte
     """
     if period not in _PERIOD_LENGTH:
         raise BadInput(f"period must be week or month, got '{period}'")
-    spec = replace(spec, by=None)
-    outcomes, params = _outcomes_query(con, spec, filters)
-    cell_end, end_params = _shifted(_PERIOD_LENGTH[period], "grid.cohort", "(period_index + 1)", "coh")
-    table = con.execute(
-        f"""
-        WITH outcomes AS ({outcomes}),
-        per_unit AS (
-            SELECT date_trunc($coh_period, entered_at) AS cohort,
-                   CASE WHEN outcome = 'converted' THEN {_index_sql(period, "cohort", "ended_at")} END AS k
-            FROM outcomes),
-        cells AS (SELECT cohort, k, count(*) AS n FROM per_unit GROUP BY ALL),
-        grid AS (
-            SELECT cohort, sum(n) AS entered,
-                   unnest(range(0, {_index_sql(period, "cohort", "$as_of - INTERVAL 1 MICROSECOND")} + 1)) AS period_index
-            FROM cells GROUP BY cohort)
-        SELECT strftime(grid.cohort, '%Y-%m-%d') AS cohort, period_index, entered,
-               coalesce(sum(n), 0) AS converted, {cell_end} <= $as_of AS complete
-        FROM grid LEFT JOIN cells ON cells.cohort = grid.cohort AND cells.k <= grid.period_index
-        GROUP BY grid.cohort, period_index, entered
-        ORDER BY grid.cohort, period_index
-        """,
-        params | end_params | {"coh_period": period},
-    ).df()
-    table = table.astype({"period_index": "int64", "entered": "int64", "converted": "int64", "complete": bool})
+    rows = _cohort_times(con, replace(spec, by=None), filters, period)
+    rows["cohort"] = rows["cohort"].astype("category")  # grouped by several times below: factorized once
+    if rows.empty:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(COLUMNS, (object, "int64", "int64", "int64", float, bool, float))})
+    per_cohort = rows.groupby("cohort", observed=True).agg(last_index=("last_index", "first"), ended=("ended_periods", "first"))
+    lengths = per_cohort["last_index"].to_numpy(dtype=np.int64) + 1
+    table = pd.DataFrame({
+        "cohort": np.repeat(per_cohort.index.astype(str).to_numpy(), lengths),
+        "period_index": np.concatenate([np.arange(n, dtype=np.int64) for n in lengths]),
+    })
+    entered = _entered(rows)
+    converters = rows.dropna(subset="k").astype({"k": "int64"}).groupby(["cohort", "k"], observed=True)["converted"].sum()
+    at_index = converters.reindex(pd.MultiIndex.from_frame(table), fill_value=0).to_numpy()
+    table["entered"] = table["cohort"].map(entered).astype("int64")
+    table["converted"] = pd.Series(at_index, dtype="int64").groupby(table["cohort"]).cumsum()
     table["converted_share"] = table["converted"] / table["entered"]
-    table["projected_share"] = table["cohort"].map(_projected(con, spec, filters, period)).astype(float)
+    table["complete"] = table["period_index"] < table["cohort"].map(per_cohort["ended"])
+    table["projected_share"] = table["cohort"].map(_projected(rows)).astype(float)
     return table[COLUMNS]
 
 
@@ -83,32 +74,49 @@ def cohort_summary(table: pd.DataFrame) -> pd.DataFrame:
         "cohort", ascending=False, ignore_index=True)
 
 
-def _projected(con: duckdb.DuckDBPyConnection, spec: ConversionSpec, filters: Filters, period: Period) -> dict[str, float]:
-    """Each cohort's projected final share: converters plus open units' chances from the pooled curve."""
+def _cohort_times(con: duckdb.DuckDBPyConnection, spec: ConversionSpec, filters: Filters, period: Period) -> pd.DataFrame:
+    """Units per (cohort, k, days) from one pass over the outcomes: converted, lost, censored and still_open
+    (open, window not yet over), open units at `_placed_sql`'s time; k is a conversion's period index
+    (NULL for the others). Per cohort, last_index is the index of the period holding the as-of instant
+    and ended_periods how many of its periods have ended by then: period k is complete when k < ended_periods,
+    as its end, the start of period k + 1, is at or before the as-of instant exactly then."""
     outcomes, params = _outcomes_query(con, spec, filters)  # one group: `spec` has no breakdown
-    rows = con.execute(
+    return con.execute(
         f"""
         WITH outcomes AS ({outcomes}),
-        placed AS ({_placed_sql("grp")})
-        SELECT strftime(date_trunc($coh_period, entered_at), '%Y-%m-%d') AS cohort, days,
-               count(*) FILTER (WHERE outcome = 'converted') AS converted,
-               count(*) FILTER (WHERE outcome = 'lost') AS lost,
-               count(*) FILTER (WHERE outcome = 'open') AS censored,
-               count(*) FILTER (WHERE outcome = 'open' AND NOT expired) AS still_open
-        FROM placed GROUP BY ALL
+        placed AS ({_placed_sql("grp")}),
+        per_unit AS (SELECT date_trunc($coh_period, entered_at) AS cohort, outcome, expired, ended_at, days FROM placed),
+        counted AS (
+            SELECT cohort, CASE WHEN outcome = 'converted' THEN {_index_sql(period, "cohort", "ended_at")} END AS k, days,
+                   count(*) FILTER (WHERE outcome = 'converted') AS converted,
+                   count(*) FILTER (WHERE outcome = 'lost') AS lost,
+                   count(*) FILTER (WHERE outcome = 'open') AS censored,
+                   count(*) FILTER (WHERE outcome = 'open' AND NOT expired) AS still_open
+            FROM per_unit GROUP BY ALL)
+        SELECT strftime(cohort, '%Y-%m-%d') AS cohort, k, days, converted, lost, censored, still_open,
+               {_index_sql(period, "cohort", "$as_of - INTERVAL 1 MICROSECOND")} AS last_index,
+               {_index_sql(period, "cohort", "$as_of")} AS ended_periods
+        FROM counted
         """,
         params | {"coh_period": period},
     ).df()
-    if rows.empty:
-        return {}
+
+
+def _projected(rows: pd.DataFrame) -> dict[str, float]:
+    """Each cohort's projected final share: converters plus open units' chances from the pooled curve,
+    from `_cohort_times` rows."""
     pooled = aalen_johansen(rows["days"], rows["converted"], rows["lost"], rows["censored"])
     at = np.searchsorted(pooled.days, rows["days"].to_numpy(dtype=float), side="right") - 1
     converted_by, open_at = pooled.converted[at], pooled.open[at]  # every row's time is one of the curve's
     with np.errstate(divide="ignore", invalid="ignore"):
         later = np.where(open_at > 0, (pooled.converted[-1] - converted_by) / open_at, 0.0)
-    expected = (rows["converted"] + rows["still_open"] * later).groupby(rows["cohort"]).sum()
-    entered = rows[["converted", "lost", "censored"]].sum(axis=1).groupby(rows["cohort"]).sum()
-    return (expected / entered).to_dict()
+    expected = (rows["converted"] + rows["still_open"] * later).groupby(rows["cohort"], observed=True).sum()
+    return (expected / _entered(rows)).to_dict()
+
+
+def _entered(rows: pd.DataFrame) -> pd.Series:
+    """Entrants per cohort of `_cohort_times` rows."""
+    return (rows["converted"] + rows["lost"] + rows["censored"]).groupby(rows["cohort"], observed=True).sum()
 
 
 def _index_sql(period: Period, cohort_sql: str, time_sql: str) -> str:
@@ -116,9 +124,3 @@ def _index_sql(period: Period, cohort_sql: str, time_sql: str) -> str:
     if period == "month":
         return f"datediff('month', {cohort_sql}, date_trunc('month', {time_sql}))"
     return f"((date_trunc('week', {time_sql})::DATE - {cohort_sql}::DATE) // 7)"
-
-
-def _shifted(length: Duration, start_sql: str, count_sql: str, name: str) -> tuple[str, dict[str, int]]:
-    """SQL for `start_sql` + `count_sql` times `length`, with the length as named parameters."""
-    sql = f"({start_sql} + to_months(${name}_months * {count_sql}) + to_seconds(${name}_seconds * {count_sql}))"
-    return sql, {f"{name}_months": length.months, f"{name}_seconds": length.seconds}

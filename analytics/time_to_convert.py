@@ -180,9 +180,11 @@ def weighted_quantile(values: np.ndarray, counts: np.ndarray, q: float) -> float
 
 
 def first_time_reaching(days: np.ndarray, curve: np.ndarray, share: float) -> float:
-    """The first time a non-decreasing curve reaches `share` (NaN: not reached); NaN values never reach."""
-    reached = np.flatnonzero(np.nan_to_num(curve, nan=-1.0) >= share - 1e-12)
-    return float(days[reached[0]]) if reached.size else math.nan
+    """The first time a non-decreasing curve reaches `share` (NaN: not reached); NaN values never reach
+    (a comparison with NaN is false)."""
+    reached = curve >= share - 1e-12
+    first = int(reached.argmax()) if reached.size else 0
+    return float(days[first]) if reached.size and reached[first] else math.nan
 
 
 def logrank(table: pd.DataFrame) -> LogRank:
@@ -400,16 +402,18 @@ def _placed_sql(key: str) -> str:
 
     Exact for the estimates per `key`: the curves step only at conversions and losses, so nothing
     happens in between; a unit at risk at such a time, or at a whole day (the daily curves), still is,
-    and one that was not still is not. Open units of the demo fall onto far fewer distinct times.
+    and one that was not still is not. Open units of the demo fall onto far fewer distinct times. One
+    sorted window pass finds that conversion or loss (a join of every open unit with them costs more):
+    ordered by days, conversions and losses before open units of the same instant, it is the running
+    maximum of their times; days are never negative, so 0 stands for "none yet" and the day's start wins.
     """
+    latest = (f"max(CASE WHEN outcome <> 'open' THEN days END) "
+              f"OVER (PARTITION BY {key} ORDER BY days, outcome = 'open' ROWS UNBOUNDED PRECEDING)")
     return f"""
-        WITH marks AS (SELECT DISTINCT {key}, days FROM outcomes WHERE outcome <> 'open'),
-        longest AS (SELECT {key}, max(days) AS days FROM outcomes GROUP BY {key})
-        SELECT o.unit_id AS unit_id, o.grp AS grp, o.entered_at AS entered_at, o.deadline AS deadline,
-               o.outcome AS outcome, o.to_before_from AS to_before_from, o.ended_at AS ended_at, o.expired AS expired,
-               CASE WHEN o.outcome <> 'open' OR o.days = longest.days THEN o.days
-                    ELSE greatest(floor(o.days), m.days) END AS days
-        FROM outcomes o JOIN longest USING ({key}) ASOF LEFT JOIN marks m ON m.{key} = o.{key} AND o.days >= m.days"""
+        SELECT unit_id, grp, entered_at, deadline, outcome, to_before_from, ended_at, expired,
+               CASE WHEN outcome <> 'open' OR days = max(days) OVER (PARTITION BY {key}) THEN days
+                    ELSE greatest(floor(days), coalesce({latest}, 0)) END AS days
+        FROM outcomes"""
 
 
 def _outcomes_query(con: duckdb.DuckDBPyConnection, spec: ConversionSpec, filters: Filters) -> tuple[str, dict]:

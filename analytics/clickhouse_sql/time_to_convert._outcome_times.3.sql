@@ -57,7 +57,7 @@ WITH outcomes AS (
             THEN 1
             ELSE 2
           END
-          ELSE CASE WHEN length(r2) > 0 THEN 2 ELSE 1 END
+          ELSE CASE WHEN toInt64(length(r2)) > 0 THEN 2 ELSE 1 END
         END AS reached
       FROM p2
     )
@@ -132,40 +132,31 @@ WITH outcomes AS (
     CAST(outcome = 'open' AND COALESCE(deadline < {as_of:DateTime64(6)}, FALSE) AS Nullable(Bool)) AS expired
   FROM judged
 ), placed AS (
-  WITH marks AS (
-    SELECT DISTINCT
-      grp,
-      days
-    FROM outcomes
-    WHERE
-      outcome <> 'open'
-  ), longest AS (
-    SELECT
-      grp,
-      MAX(days) AS days
-    FROM outcomes
-    GROUP BY
-      grp
-  )
   SELECT
-    o.unit_id AS unit_id,
-    o.grp AS grp,
-    o.entered_at AS entered_at,
-    o.deadline AS deadline,
-    o.outcome AS outcome,
-    o.to_before_from AS to_before_from,
-    o.ended_at AS ended_at,
-    o.expired AS expired,
+    unit_id,
+    grp,
+    entered_at,
+    deadline,
+    outcome,
+    to_before_from,
+    ended_at,
+    expired,
     CASE
-      WHEN o.outcome <> 'open' OR o.days = longest.days
-      THEN o.days
-      ELSE GREATEST(FLOOR(o.days), m.days)
+      WHEN outcome <> 'open' OR days = MAX(days) OVER (PARTITION BY grp)
+      THEN days
+      ELSE GREATEST(
+        FLOOR(days),
+        COALESCE(
+          MAX(CASE WHEN outcome <> 'open' THEN days END) OVER (
+            PARTITION BY grp
+            ORDER BY days, outcome = 'open'
+            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+          ),
+          0
+        )
+      )
     END AS days
-  FROM outcomes AS o
-  JOIN longest
-    USING (grp)
-  ASOF LEFT JOIN marks AS m
-    ON m.grp = o.grp AND o.days >= m.days
+  FROM outcomes
 ), per_time AS (
   SELECT
     grp,

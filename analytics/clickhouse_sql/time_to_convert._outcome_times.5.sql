@@ -48,7 +48,7 @@ WITH outcomes AS (
             THEN 1
             ELSE 2
           END
-          ELSE CASE WHEN length(r2) > 0 THEN 2 ELSE 1 END
+          ELSE CASE WHEN toInt64(length(r2)) > 0 THEN 2 ELSE 1 END
         END AS reached
       FROM p2
     )

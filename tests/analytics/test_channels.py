@@ -257,3 +257,19 @@ def test_total_spend_is_the_sum_of_the_channel_tables_spend(small_demo, filters)
         expected = channel_comparison(con, filters)["spend"].sum(min_count=1)
         total = total_spend(con, filters)
     assert (total is None and pd.isna(expected)) or total == pytest.approx(expected, abs=1e-6)
+
+
+def test_projected_deals_with_a_won_a_loss_and_an_open_lead_at_the_same_instant(con, add_events):
+    # Worked by hand (Aalen-Johansen, lead -> won, no window, as of 2026-04-01, i.e. until Apr 2 00:00):
+    # C1 won and C2 lost on Feb 1 (day 31, a tie), C3 won on Mar 1 (day 59); C4 entered Mar 2 and is open
+    # for exactly 31 days, so it is still at risk at day 31; C5 and C6 are open 13 and 8 days.
+    # Day 31: 4 at risk, 1 won and 1 lost: F = 1/4, S = 1/2. Day 59: 1 at risk, it wins: F = 1/4 + 1/2 = 3/4.
+    # 6 leads x 3/4 = 4.5 deals expected (with C4 counted out before day 31 it would be 6 x 2/3 = 4).
+    add_events(*[(f"C{i}", "lead", datetime(2026, 1, 1), "ads") for i in range(1, 4)],
+               ("C4", "lead", datetime(2026, 3, 2), "ads"), ("C5", "lead", datetime(2026, 3, 20), "ads"),
+               ("C6", "lead", datetime(2026, 3, 25), "ads"), ("C2", "lost", datetime(2026, 2, 1)))
+    add_won(con, "C1", datetime(2026, 2, 1), 1000.0)
+    add_won(con, "C3", datetime(2026, 3, 1), 1000.0)
+    ads = row(channel_comparison(con, Filters(as_of=date(2026, 4, 1))), "ads")
+    assert ads["leads"] == 6  # won counts the strict funnel (no MQL, no SQL here); the projection is lead -> won
+    assert ads["projected_won"] == pytest.approx(4.5)

@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections import Counter
+from datetime import date, datetime, timedelta
 
+import duckdb
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from analytics import schema
 from analytics.cohorts import COLUMNS, cohorts
 from analytics.durations import Duration
 from analytics.errors import BadInput
 from analytics.filters import Filters
-from analytics.time_to_convert import ConversionSpec, time_to_convert
+from analytics.time_to_convert import ConversionSpec, _outcomes_query, time_to_convert
+from tests.analytics.conftest import insert_events
 
 MQL_SQL = ConversionSpec("mql", "sql", window=None)
+
+
+@pytest.fixture(scope="module")
+def shared_con():
+    connection = duckdb.connect()
+    schema.migrate(connection)
+    yield connection
+    connection.close()
 
 
 def cells(table: pd.DataFrame) -> dict[tuple[str, int], tuple[int, int, bool]]:
@@ -93,3 +107,52 @@ def test_the_date_range_selects_cohorts_by_entry(con, add_events):
     add_events(("L1", "mql", datetime(2024, 1, 5)), ("L2", "mql", datetime(2024, 2, 5)))
     table = cohorts(con, MQL_SQL, Filters(since=date(2024, 2, 1), as_of=date(2024, 3, 31)), "month")
     assert table["cohort"].unique().tolist() == ["2024-02-01"]
+
+
+def cells_by_hand(con: duckdb.DuckDBPyConnection, spec: ConversionSpec, filters: Filters, period: str) -> dict[tuple[str, int], tuple[int, int, bool]]:
+    """The cells counted unit by unit in Python from each entrant's outcome: calendar cohorts, a
+    conversion's period index, cells up to the period holding the as-of instant, complete once the
+    next period has started by then."""
+    sql, params = _outcomes_query(con, spec, filters)
+    units = con.execute(f"SELECT entered_at, outcome, ended_at FROM ({sql})", params).fetchall()
+
+    def start(t: datetime) -> date:
+        return date(t.year, t.month, 1) if period == "month" else t.date() - timedelta(days=t.weekday())
+
+    def index(cohort: date, t: datetime) -> int:
+        first = start(t)
+        return (first.year - cohort.year) * 12 + first.month - cohort.month if period == "month" else (first - cohort).days // 7
+
+    def period_start(cohort: date, k: int) -> datetime:
+        if period == "week":
+            return datetime.combine(cohort + timedelta(days=7 * k), datetime.min.time())
+        months = cohort.month - 1 + k
+        return datetime(cohort.year + months // 12, months % 12 + 1, 1)
+
+    as_of = filters.as_of_end
+    entered, indexes = Counter(), {}
+    for entered_at, outcome, ended_at in units:
+        cohort = start(entered_at)
+        entered[cohort] += 1
+        indexes.setdefault(cohort, []).append(index(cohort, ended_at) if outcome == "converted" else None)
+    return {
+        (cohort.isoformat(), k): (entered[cohort], sum(1 for i in indexes[cohort] if i is not None and i <= k),
+                                  period_start(cohort, k + 1) <= as_of)
+        for cohort in entered for k in range(index(cohort, as_of - timedelta(microseconds=1)) + 1)
+    }
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(["L0", "L1", "L2", "L3", "L4", "L5"]), st.sampled_from(["mql", "sql", "lost"]),
+                          st.integers(0, 120), st.sampled_from([0, 0, 12, 23.99])), max_size=25),
+       st.sampled_from([Duration(seconds=20 * 86_400), None]), st.sampled_from(["month", "week"]),
+       st.sampled_from([date(2024, 1, 31), date(2024, 2, 29), date(2024, 3, 3), date(2024, 5, 1)]))
+def test_cells_from_one_pass_equal_the_cells_counted_unit_by_unit(shared_con, rows, window, period, as_of):
+    # Property: with ties, losses, censoring and as-of dates on period ends, the cells `cohorts` builds
+    # from its per-time counts are the ones counted lead by lead, and every cohort's projection is a share.
+    shared_con.execute("DELETE FROM events")
+    insert_events(shared_con, *[(lead, stage, datetime(2024, 1, 1) + timedelta(days=n, hours=h)) for lead, stage, n, h in rows])
+    spec, filters = ConversionSpec("mql", "sql", window=window), Filters(as_of=as_of)
+    table = cohorts(shared_con, spec, filters, period)
+    assert cells(table) == cells_by_hand(shared_con, spec, filters, period)
+    assert table["projected_share"].between(table["converted_share"] - 1e-12, 1 + 1e-12).all()

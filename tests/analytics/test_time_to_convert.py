@@ -26,6 +26,8 @@ from analytics.time_to_convert import (
     COLUMNS,
     CURVE_COLUMNS,
     ConversionSpec,
+    _outcome_times,
+    _outcomes_query,
     aalen_johansen,
     compare_groups,
     conversion_curves,
@@ -413,3 +415,74 @@ def test_open_units_counted_at_their_placed_times_change_no_figure(shared_con, r
                cohorts(shared_con, spec, filters, "week")]
     for mine, theirs in zip(placed, own):
         pd.testing.assert_frame_equal(mine, theirs, check_exact=True)
+
+
+# --- open units placed at the latest conversion or loss: the fast path against a per-unit reference ----
+
+
+def placed_by_hand(con: duckdb.DuckDBPyConnection, spec: ConversionSpec, filters: Filters) -> pd.DataFrame:
+    """`_outcome_times` computed unit by unit in Python: each open unit at the later of its day's start
+    and the latest conversion or loss of its group at or before it, the group's longest follow-up kept."""
+    sql, params = _outcomes_query(con, spec, filters)
+    units = con.execute(f"SELECT grp, days, outcome, expired, to_before_from FROM ({sql})", params).df()
+    rows = []
+    for group, part in units.groupby("grp"):
+        marks = sorted(part.loc[part["outcome"] != "open", "days"])
+        longest = part["days"].max()
+        for unit in part.itertuples():
+            days = unit.days
+            if unit.outcome == "open" and days != longest:
+                days = max([math.floor(days), *[m for m in marks if m <= days][-1:]])
+            rows.append({"group": group, "days": days, "converted": unit.outcome == "converted",
+                         "lost": unit.outcome == "lost", "censored": unit.outcome == "open",
+                         "expired": unit.expired, "to_before_from": unit.to_before_from})
+    columns = ["converted", "lost", "censored", "expired", "to_before_from"]
+    table = pd.DataFrame(rows, columns=["group", "days", *columns])
+    return table.groupby(["group", "days"], as_index=False)[columns].sum().astype({c: "int64" for c in columns})
+
+
+def by_group_and_days(table: pd.DataFrame) -> pd.DataFrame:
+    return table.sort_values(["group", "days"], ignore_index=True)
+
+
+def test_open_units_are_placed_at_the_latest_conversion_or_loss_with_ties_worked_by_hand(con, add_events):
+    # Window 10 days, as of Jan 12 (end of day = day 12). Group ads:
+    # A1 converts and A2 is lost at 3.0 (a tie); A8 is lost at 2.5 before its sql; A4 converts exactly at
+    # the window end (10.0, inclusive), where A3 (nothing), A5 (sql after the window) and A9 (sql before
+    # its mql: to_before_from) are censored as expired: 10.0 is the longest follow-up, so they stay there.
+    # A6 (open 5.5 days) goes to the start of day 5 (later than 3.0); A7 (open 3.2 days) to the loss and
+    # conversion at 3.0. Group web: W1 converts at 1.25; W3 (open 2.5 days) goes to day 2 (later than
+    # 1.25); W2 (open 5.0 days) is the longest and stays.
+    add_events(*[(lead, "mql", day(0), "ads") for lead in ("A1", "A2", "A3", "A4", "A5", "A8")],
+               ("A1", "sql", day(3)), ("A2", "lost", day(3)), ("A4", "sql", day(10)), ("A5", "sql", day(11)),
+               ("A6", "mql", day(6.5), "ads"), ("A7", "mql", day(8.8), "ads"),
+               ("A8", "lost", day(2.5)), ("A8", "sql", day(4)),
+               ("A9", "sql", day(0.5), "ads"), ("A9", "mql", day(1), "ads"),
+               ("W1", "mql", day(1), "web"), ("W1", "sql", day(2.25)), ("W2", "mql", day(7), "web"),
+               ("W3", "mql", day(9.5), "web"))
+    spec = ConversionSpec("mql", "sql", window=Duration(seconds=10 * 86_400), by="channel")
+    filters = Filters(as_of=date(2024, 1, 12))
+    expected = pd.DataFrame(
+        [["ads", 2.5, 0, 1, 0, 0, 0], ["ads", 3.0, 1, 1, 1, 0, 0], ["ads", 5.0, 0, 0, 1, 0, 0],
+         ["ads", 10.0, 1, 0, 3, 3, 1], ["web", 1.25, 1, 0, 0, 0, 0], ["web", 2.0, 0, 0, 1, 0, 0],
+         ["web", 5.0, 0, 0, 1, 0, 0]],
+        columns=["group", "days", "converted", "lost", "censored", "expired", "to_before_from"])
+    placed = _outcome_times(con, spec, filters)
+    pd.testing.assert_frame_equal(placed, expected, check_dtype=False)
+    pd.testing.assert_frame_equal(by_group_and_days(placed), placed_by_hand(con, spec, filters), check_dtype=False)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(["L0", "L1", "L2", "L3", "L4", "L5", "L6"]), st.sampled_from(["mql", "sql", "lost"]),
+                          st.integers(0, 30), st.sampled_from([0, 0, 6, 12.5, 23.99]), st.sampled_from(["ads", "web"])),
+                max_size=30),
+       st.sampled_from([Duration(seconds=10 * 86_400), None]), st.sampled_from([date(2024, 1, 12), date(2024, 3, 1)]))
+def test_placed_counts_equal_a_unit_by_unit_placement_with_ties_censoring_and_losses(shared_con, rows, window, as_of):
+    # Property: whole days and quarter days make ties between conversions, losses and open units'
+    # follow-ups (window ends, the as-of instant) common; the window pass places every open unit where
+    # the per-unit reference does.
+    shared_con.execute("DELETE FROM events")
+    insert_events(shared_con, *[(lead, stage, day(n + hours / 24), channel) for lead, stage, n, hours, channel in rows])
+    spec, filters = ConversionSpec("mql", "sql", window=window, by="channel"), Filters(as_of=as_of)
+    expected = placed_by_hand(shared_con, spec, filters)
+    pd.testing.assert_frame_equal(by_group_and_days(_outcome_times(shared_con, spec, filters)), expected, check_dtype=False)
