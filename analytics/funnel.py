@@ -171,8 +171,11 @@ def funnel_over_time(con: duckdb.DuckDBPyConnection, spec: FunnelSpec, filters: 
     return _with_rates(table, spec, ["period"])[["period", *COLUMNS, "finished"]]
 
 
-def dropped_leads(con: duckdb.DuckDBPyConnection, spec: FunnelSpec, filters: Filters, step: int) -> pd.DataFrame:
-    """Units that reached step `step` - 1 but not step `step` (1-based), for a CSV download.
+def dropped_leads(con: duckdb.DuckDBPyConnection, spec: FunnelSpec, filters: Filters, step: int,
+                  limit: int | None = None) -> pd.DataFrame:
+    """Units that reached step `step` - 1 but not step `step` (1-based), earliest entrants first, for a CSV
+    download; only the first `limit` of them when given (a page shows a few: `funnel`'s drop-off and
+    unfinished at `step` count them all).
 
     Columns: lead_id (account_id for the account unit), group, entered_at, last_step_at (the latest time
     it reached step `step` - 1 on a valid path), unfinished (still inside its window to `step`).
@@ -185,9 +188,9 @@ def dropped_leads(con: duckdb.DuckDBPyConnection, spec: FunnelSpec, filters: Fil
         WITH units AS ({units})
         SELECT unit_id, grp, entered_at, last_at AS last_step_at, open AS unfinished
         FROM units WHERE reached = $previous_step
-        ORDER BY entered_at, unit_id
+        ORDER BY entered_at, unit_id{'' if limit is None else ' LIMIT $limit'}
         """,
-        params | {"previous_step": step - 1},
+        params | {"previous_step": step - 1} | ({} if limit is None else {"limit": limit}),
     ).df()
     return dropped.rename(columns={"unit_id": f"{spec.unit}_id", "grp": "group"})
 

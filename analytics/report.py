@@ -22,7 +22,7 @@ import plotly.graph_objects as go
 
 from analytics import charts
 from analytics import abstats
-from analytics.progress import Progress, silent
+from analytics.progress import Progress, part, silent
 from analytics.weekly import WeekSummary, format_amount, week_label, week_summary
 
 CHROMIUM = "/usr/bin/chromium"
@@ -224,14 +224,18 @@ def _experiments(summary: WeekSummary) -> str:
                              "as imported. A verdict: a variant differs significantly from control.</p>")
 
 
-def report_html(summary: WeekSummary) -> str:
-    """The whole report as one HTML document; plotly.js is embedded once, inline."""
+def report_html(summary: WeekSummary, progress: Progress | None = None) -> str:
+    """The whole report as one HTML document; plotly.js is embedded once, inline. `progress` hears each
+    chart drawn (the slow part), ending at 1.0."""
+    report = progress or silent
+    report(0.0, "drawing the charts")
+    drawn = figures(summary)
     charts_html: dict[str, str] = {}
-    first = True
-    for name, figure in figures(summary).items():
-        charts_html[name] = figure.to_html(full_html=False, include_plotlyjs=first, div_id=f"chart-{name}",
+    for done, (name, figure) in enumerate(drawn.items()):
+        report(done / (len(drawn) + 1), f"drawing the {name.replace('_', ' ')} chart")
+        charts_html[name] = figure.to_html(full_html=False, include_plotlyjs=not charts_html, div_id=f"chart-{name}",
                                            config={"displaylogo": False, "responsive": True})
-        first = False
+    report(len(drawn) / (len(drawn) + 1), "writing the page")
     unfinished = summary.unfinished_cohorts
     cohort_note = (f"Entry months from {pd.Timestamp(unfinished[0]):%B %Y} on are unfinished (hollow grey points): "
                    "their leads can still convert, so their rates will rise; they are not a drop."
@@ -260,10 +264,12 @@ def report_html(summary: WeekSummary) -> str:
         f"<code>python -m analytics weekly --week {_e(summary.week)} --as-of {summary.as_of.isoformat()}</code>."
         "</footer>",
     ]
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+    page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>Weekly report {_e(summary.week)}</title><style>{REPORT_CSS}</style></head>"
             f"<body><main>{''.join(body)}</main></body></html>\n")
+    report(1.0, "done")
+    return page
 
 
 def build_report(con: duckdb.DuckDBPyConnection, week: date | str | None = None, as_of: date | None = None,
@@ -273,10 +279,7 @@ def build_report(con: duckdb.DuckDBPyConnection, week: date | str | None = None,
     report = progress or silent
     report(0.0, "computing the week's figures")
     summary = week_summary(con, week, as_of, channels, campaigns)
-    report(0.6, "drawing the charts")
-    page = report_html(summary)
-    report(1.0, "done")
-    return summary, page
+    return summary, report_html(summary, part(progress, 0.6, 1.0))
 
 
 # --- PNG and PDF ---------------------------------------------------------------------------------

@@ -266,17 +266,13 @@ def _band_sql(score: str) -> str:
     return f"CASE WHEN {score} >= $hot THEN 'hot' WHEN {score} >= $warm THEN 'warm' ELSE 'cold' END"
 
 
-def scores(con: duckdb.DuckDBPyConnection, rules: Rules, filters: Filters) -> pd.DataFrame:
-    """Every entrant's score as of `filters.as_of`: one row per lead, highest score first.
-
-    Columns (`SCORE_COLUMNS`): lead_id, seniority (as recorded), score, band (cold / warm / hot),
-    sales_ready (score >= the rules' threshold), stage (won or lost when closed, else the furthest of
-    sql, mql, lead), touches (scored touches so far), last_touch_at, seniority_points, touch_points.
-    """
+def _scores_sql(con: duckdb.DuckDBPyConnection, rules: Rules, filters: Filters, ready_only: bool) -> tuple[str, dict]:
+    """The query of `scores` (`SCORE_COLUMNS`, highest score first) and its parameters; with `ready_only`,
+    only the sales-ready leads not yet SQL, won or lost, chosen in SQL so only they come back."""
     entrants, params = entrants_sql(con, filters)
     signals, signal_params = _signals_sql(rules, [name for name, _ in rules.touches])
-    return con.execute(
-        f"""
+    ready = "WHERE s.score >= $sales_ready AND coalesce(st.closed, st.reached, 'lead') IN ('lead', 'mql')"
+    sql = f"""
         WITH entrants AS ({entrants}),
         moments AS (SELECT lead_id, $as_of AS scored_at FROM entrants),
         {signals},
@@ -292,16 +288,43 @@ def scores(con: duckdb.DuckDBPyConnection, rules: Rules, filters: Filters) -> pd
                coalesce(st.closed, st.reached, 'lead') AS stage, s.touches, s.last_touch_at, s.seniority_points,
                s.touch_points
         FROM signals s LEFT JOIN stages st USING (lead_id)
+        {ready if ready_only else ''}
         ORDER BY s.score DESC, s.lead_id
-        """,
-        params | signal_params | {"warm": rules.warm, "hot": rules.hot, "sales_ready": rules.sales_ready},
-    ).df()[SCORE_COLUMNS]
+        """
+    return sql, params | signal_params | {"warm": rules.warm, "hot": rules.hot, "sales_ready": rules.sales_ready}
+
+
+def scores(con: duckdb.DuckDBPyConnection, rules: Rules, filters: Filters) -> pd.DataFrame:
+    """Every entrant's score as of `filters.as_of`: one row per lead, highest score first.
+
+    Columns (`SCORE_COLUMNS`): lead_id, seniority (as recorded), score, band (cold / warm / hot),
+    sales_ready (score >= the rules' threshold), stage (won or lost when closed, else the furthest of
+    sql, mql, lead), touches (scored touches so far), last_touch_at, seniority_points, touch_points.
+    """
+    sql, params = _scores_sql(con, rules, filters, ready_only=False)
+    return con.execute(sql, params).df()[SCORE_COLUMNS]
 
 
 def sales_ready_list(con: duckdb.DuckDBPyConnection, rules: Rules, filters: Filters) -> pd.DataFrame:
     """The leads to hand to sales: sales-ready by score and not yet SQL, won or lost; `scores`' columns."""
-    table = scores(con, rules, filters)
-    return table[table["sales_ready"] & table["stage"].isin(["lead", "mql"])].reset_index(drop=True)
+    sql, params = _scores_sql(con, rules, filters, ready_only=True)
+    return con.execute(sql, params).df()[SCORE_COLUMNS]
+
+
+class SalesReady(NamedTuple):
+    """How many leads `sales_ready_list` holds, and the first of them (the same columns and order)."""
+
+    total: int
+    leads: pd.DataFrame
+
+
+def sales_ready_top(con: duckdb.DuckDBPyConnection, rules: Rules, filters: Filters, limit: int) -> SalesReady:
+    """The first `limit` rows of `sales_ready_list` and how many it has: what a page lists without
+    holding (and sending) every row; one query, the count taken before the limit."""
+    sql, params = _scores_sql(con, rules, filters, ready_only=True)
+    top = con.execute(f"SELECT *, count(*) OVER () AS total FROM ({sql}) ORDER BY score DESC, lead_id LIMIT $limit",
+                      params | {"limit": limit}).df()
+    return SalesReady(int(top["total"].iloc[0]) if len(top) else 0, top[SCORE_COLUMNS])
 
 
 # --- statistics on counts per score -----------------------------------------------------------------

@@ -48,6 +48,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from analytics import journeys
 from analytics.campaigns import MESSAGE_SENT, SENIORITY_ORDER, _sql_leads_sql
 from analytics.filters import Filters
 from analytics.funnel import NONE_GROUP, FunnelSpec, _units_query, wilson_interval
@@ -60,11 +61,20 @@ STEP_COLUMNS = ["step", "day", "sent", "opened", "clicked", "open_rate", "click_
                 "advance_rate", "ci_low", "ci_high", "expected_rate", "difference", "difference_ci_low",
                 "difference_ci_high", "comparisons", "not_compared"]
 _DAILY_AGES = 60  # recipients are grouped by age in whole days up to here, then in weeks
+_DAY_US = 86_400_000_000
+_LATER_STAGES = ("mql", "sql", "won", "lost")
 
 
 def _stage_at(x: str) -> str:
     """SQL: the stage index (1 lead, 2 MQL, 3 SQL, 4 won) reached by instant `x`, over stage_times columns."""
     return f"(CASE WHEN t_won <= {x} THEN 4 WHEN t_sql <= {x} THEN 3 WHEN t_mql <= {x} THEN 2 ELSE 1 END)"
+
+
+def _offset_stage(u: str) -> str:
+    """`_stage_at` at `u` microseconds after entry, over the offsets m, s, w (microseconds from entry to each
+    stage): the same comparisons in whole numbers, which the comparison with every entrant at every age makes
+    many of."""
+    return f"(CASE WHEN w <= {u} THEN 4 WHEN s <= {u} THEN 3 WHEN m <= {u} THEN 2 ELSE 1 END)"
 
 
 def _closed_at(x: str) -> str:
@@ -78,22 +88,34 @@ def entrants_sql(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple[str,
     return f"SELECT unit_id AS lead_id, entered_at FROM ({units})", params
 
 
+def _stage_times_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """SQL for each entrant (CTE `entrants`) with its first MQL, SQL, won and lost time at or after its entry
+    and before the as-of instant (t_mql ... t_lost). Read from the journey table when it is current: its
+    `first_from_sql` is that time exactly (`analytics.journeys`); else from the events."""
+    if journeys.is_current(con):
+        firsts = ", ".join(f"{journeys.first_from_sql(stage, 'n.entered_at')} AS t_{stage}" for stage in _LATER_STAGES)
+        return f"SELECT n.lead_id, n.entered_at, {firsts} FROM entrants n LEFT JOIN journeys USING (lead_id)"
+    firsts = ", ".join(f"min(e.occurred_at) FILTER (WHERE e.stage = '{stage}') AS t_{stage}" for stage in _LATER_STAGES)
+    return f"""
+        SELECT n.lead_id, n.entered_at, {firsts}
+        FROM entrants n LEFT JOIN events e
+          ON e.lead_id = n.lead_id AND e.occurred_at >= n.entered_at AND e.occurred_at < $as_of
+         AND e.stage IN ('mql', 'sql', 'won', 'lost')
+        GROUP BY ALL"""
+
+
 def _base_ctes(con: duckdb.DuckDBPyConnection, filters: Filters, sequence: str) -> tuple[str, dict]:
     """CTEs `stage_times` (entrants with their stage times), `sends` (lead_id, step, sent_at, next_sent_at,
-    enrolled_at) and `responses` (lead_id, step, opened, clicked, unsubscribed_at) of one sequence."""
+    enrolled_at) and `responses` (lead_id, step, opened, clicked, unsubscribed_at) of one sequence.
+
+    `responses` has a row only for the messages that an open, click or unsubscribe followed (before the
+    lead's next message): join it to `sends` with LEFT JOIN. Only those few are grouped, so the messages
+    are not joined to themselves.
+    """
     entrants, params = entrants_sql(con, filters)
     sql = f"""
         entrants AS ({entrants}),
-        stage_times AS (
-            SELECT n.lead_id, n.entered_at,
-                   min(e.occurred_at) FILTER (WHERE e.stage = 'mql') AS t_mql,
-                   min(e.occurred_at) FILTER (WHERE e.stage = 'sql') AS t_sql,
-                   min(e.occurred_at) FILTER (WHERE e.stage = 'won') AS t_won,
-                   min(e.occurred_at) FILTER (WHERE e.stage = 'lost') AS t_lost
-            FROM entrants n LEFT JOIN events e
-              ON e.lead_id = n.lead_id AND e.occurred_at >= n.entered_at AND e.occurred_at < $as_of
-             AND e.stage IN ('mql', 'sql', 'won', 'lost')
-            GROUP BY ALL),
+        stage_times AS ({_stage_times_sql(con)}),
         activity AS (
             SELECT e.lead_id, e.stage, e.occurred_at FROM events e
             WHERE e.campaign_id = $sequence AND e.occurred_at < $as_of
@@ -106,10 +128,9 @@ def _base_ctes(con: duckdb.DuckDBPyConnection, filters: Filters, sequence: str) 
                    min(occurred_at) OVER (PARTITION BY lead_id) AS enrolled_at
             FROM activity WHERE stage = $sent),
         responses AS (
-            SELECT s.lead_id, s.step, coalesce(bool_or(a.stage = $opened), false) AS opened,
-                   coalesce(bool_or(a.stage = $clicked), false) AS clicked,
+            SELECT s.lead_id, s.step, bool_or(a.stage = $opened) AS opened, bool_or(a.stage = $clicked) AS clicked,
                    min(a.occurred_at) FILTER (WHERE a.stage = $unsubscribed) AS unsubscribed_at
-            FROM sends s LEFT JOIN activity a
+            FROM sends s JOIN activity a
               ON a.lead_id = s.lead_id AND a.stage <> $sent AND a.occurred_at >= s.sent_at
              AND (s.next_sent_at IS NULL OR a.occurred_at < s.next_sent_at)
             GROUP BY s.lead_id, s.step)"""
@@ -148,16 +169,7 @@ def sequence_steps(con: duckdb.DuckDBPyConnection, filters: Filters, sequence: s
     """
     base, params = _base_ctes(con, filters, sequence)
     daily = _DAILY_AGES
-    reach = con.execute(
-        f"""
-        WITH {base}
-        SELECT s.step, median(epoch(s.sent_at) - epoch(s.enrolled_at)) / 86400 AS day, count(*) AS sent,
-               count(*) FILTER (WHERE r.opened) AS opened, count(*) FILTER (WHERE r.clicked) AS clicked
-        FROM sends s JOIN responses r USING (lead_id, step) GROUP BY s.step ORDER BY s.step
-        """,
-        params,
-    ).df()
-    cells = con.execute(
+    rows = con.execute(
         f"""
         WITH {base},
         exposed AS (
@@ -171,26 +183,34 @@ def sequence_steps(con: duckdb.DuckDBPyConnection, filters: Filters, sequence: s
         cells AS (
             SELECT step, stage_idx, age, count(*) AS n, count(*) FILTER (WHERE advanced) AS adv
             FROM exposed GROUP BY ALL),
-        landmarks AS (
-            SELECT t.*, a.age, t.entered_at + to_seconds(a.seconds) AS x
-            FROM stage_times t
-            CROSS JOIN (SELECT age, CAST(round(avg(age_days) * 86400) AS BIGINT) AS seconds
-                        FROM exposed GROUP BY age) a),
+        ages AS (  -- each age's landmark: the recipients' mean exact age, in microseconds since entry
+            SELECT age, CAST(round(avg(age_days) * 86400) AS BIGINT) * 1000000 AS u FROM exposed GROUP BY age),
         enrolments AS (SELECT lead_id, min(sent_at) AS enrolled_at FROM sends GROUP BY lead_id),
+        offsets AS (  -- per entrant, microseconds from its entry to each stage, to the end of its comparison
+            -- (closed or enrolled: it compares before then) and to the last landmark its days have passed after
+            SELECT epoch_us(t_mql) - e AS m, epoch_us(t_sql) - e AS s, epoch_us(t_won) - e AS w,
+                   least(epoch_us(t_won), epoch_us(t_lost), epoch_us(enrolled_at)) - e AS stop,
+                   epoch_us($as_of) - e - $days * {_DAY_US} AS last
+            FROM (SELECT *, epoch_us(entered_at) AS e FROM stage_times) LEFT JOIN enrolments USING (lead_id)),
         controls AS (
             SELECT stage_idx, age, count(*) AS control_n, count(*) FILTER (WHERE advanced) AS control_adv
-            FROM (SELECT age, {_stage_at('x')} AS stage_idx,
-                         {_stage_at('x + to_days($days)')} > {_stage_at('x')} AS advanced
-                  FROM landmarks LEFT JOIN enrolments USING (lead_id)
-                  WHERE x + to_days($days) <= $as_of AND NOT {_closed_at('x')}
-                    AND (enrolled_at IS NULL OR enrolled_at > x))
-            GROUP BY ALL)
-        SELECT c.step, c.n, c.adv, coalesce(k.control_n, 0) AS control_n, coalesce(k.control_adv, 0) AS control_adv
-        FROM cells c LEFT JOIN controls k USING (stage_idx, age)
+            FROM (SELECT age, {_offset_stage('u')} AS stage_idx,
+                         {_offset_stage(f'u + $days * {_DAY_US}')} > {_offset_stage('u')} AS advanced
+                  FROM offsets JOIN ages ON u <= last AND (stop IS NULL OR u < stop))
+            GROUP BY ALL),
+        reach AS (
+            SELECT s.step, median(epoch(s.sent_at) - epoch(s.enrolled_at)) / 86400 AS day, count(*) AS sent,
+                   count(*) FILTER (WHERE r.opened) AS opened, count(*) FILTER (WHERE r.clicked) AS clicked
+            FROM sends s LEFT JOIN responses r USING (lead_id, step) GROUP BY s.step)
+        SELECT r.*, c.n, c.adv, coalesce(k.control_n, 0) AS control_n, coalesce(k.control_adv, 0) AS control_adv
+        FROM reach r LEFT JOIN cells c USING (step) LEFT JOIN controls k USING (stage_idx, age)
+        ORDER BY r.step
         """,
         params | {"days": days},
     ).df()
-    return _with_comparison(reach, cells)
+    # One query, so the sequence's messages and responses are read once: reach repeats on each cell's row.
+    reach = rows[["step", "day", "sent", "opened", "clicked"]].drop_duplicates("step", ignore_index=True)
+    return _with_comparison(reach, rows.loc[rows["n"].notna(), ["step", "n", "adv", "control_n", "control_adv"]])
 
 
 def _with_comparison(reach: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
@@ -242,10 +262,12 @@ def sequence_exits(con: duckdb.DuckDBPyConnection, filters: Filters, sequence: s
                    median(epoch(sent_at) - epoch(enrolled_at)) / 86400 AS day
             FROM sends GROUP BY step),
         final AS (SELECT max(step) AS final_step FROM sends),
+        unsubscribes AS (SELECT lead_id, min(unsubscribed_at) AS unsubscribed_at FROM responses GROUP BY lead_id),
         timed AS (
             SELECT l.*, t.*, l.last_sent + to_seconds(CAST(1.5 * g.gap AS BIGINT)) AS due, f.final_step,
-                   (SELECT min(r.unsubscribed_at) FROM responses r WHERE r.lead_id = l.lead_id) AS unsubscribed_at
-            FROM last_sends l JOIN stage_times t USING (lead_id) JOIN gaps g ON g.step = l.last_step, final f),
+                   u.unsubscribed_at
+            FROM last_sends l JOIN stage_times t USING (lead_id) JOIN gaps g ON g.step = l.last_step
+            LEFT JOIN unsubscribes u USING (lead_id), final f),
         classified AS (
             SELECT last_step,
                    CASE WHEN last_step = final_step THEN 'finished'

@@ -42,12 +42,12 @@ from typing import Any, Literal
 import duckdb
 import pandas as pd
 
-from analytics import abstats, experiments
+from analytics import abstats, experiments, journeys
 from analytics.abstats import Proportion
 from analytics.channels import channel_comparison
 from analytics.errors import BadInput
 from analytics.filters import Filters
-from analytics.funnel import FunnelSpec, _units_query, funnel, funnel_over_time
+from analytics.funnel import NONE_GROUP, FunnelSpec, _units_query, funnel, funnel_over_time
 
 CURRENCY = "$"  # amounts carry no currency in the warehouse: the sign they are shown with (as on Channels)
 ALPHA = 0.05
@@ -428,13 +428,37 @@ def _week_figures(con: duckdb.DuckDBPyConnection, monday: date, as_of: date, cha
 
 def _activity(con: duckdb.DuckDBPyConnection, monday: date, as_of: date, channels: tuple[str, ...],
               campaigns: tuple[str, ...]) -> dict[str, Any]:
-    """Leads whose first MQL, SQL and won event fell in the week (up to the end of `as_of`), and the won value."""
+    """Leads whose first MQL, SQL and won event fell in the week (up to the end of `as_of`), and the won value.
+
+    Read from the journey table when it is current: a lead's first event of a stage before the week's end
+    falls in the week exactly when its earliest one (`{stage}_at`) does, and `won_value` is that won
+    event's value. The channel and campaign filters select the leads of the implied funnel by first touch;
+    a lead with a stage event before the as-of instant always enters that funnel, so only its first touch
+    decides, as `journeys.attribute_sql` reads it.
+    """
     start = datetime.combine(monday, time.min)
     end = min(start + timedelta(days=7), datetime.combine(as_of + timedelta(days=1), time.min))
     params: dict[str, object] = {"start": start, "end": end}
+    filters = Filters(channels=channels, campaigns=campaigns, as_of=as_of)
+    if journeys.is_current(con):
+        chosen = [f"list_contains(${key}, coalesce({journeys.attribute_sql(name)}, $none))"
+                  for name, key, values in (("channel", "channels", channels), ("campaign_id", "campaigns", campaigns))
+                  if values]
+        params |= {"channels": list(channels)} if channels else {}
+        params |= {"campaigns": list(campaigns)} if campaigns else {}
+        params |= {"as_of": filters.as_of_end, "none": NONE_GROUP} if chosen else {}
+        in_week = {stage: f"{stage}_at >= $start AND {stage}_at < $end" for stage in ("mql", "sql", "won")}
+        rows = con.execute(
+            f"""
+            SELECT count(*) FILTER (WHERE {in_week['mql']}), count(*) FILTER (WHERE {in_week['sql']}),
+                   count(*) FILTER (WHERE {in_week['won']}), coalesce(sum(won_value) FILTER (WHERE {in_week['won']}), 0)
+            FROM journeys WHERE {' AND '.join(chosen) or 'true'}
+            """,
+            params,
+        ).fetchone()
+        return {"mql": int(rows[0]), "sql": int(rows[1]), "won": int(rows[2]), "won_value": round(float(rows[3]), 2)}
     chosen = ""
     if channels or campaigns:
-        filters = Filters(channels=channels, campaigns=campaigns, as_of=as_of)
         units, unit_params = _units_query(con, FunnelSpec(stages=STAGES, mode="implied"), filters)
         chosen = f"AND lead_id IN (SELECT unit_id FROM ({units}))"
         params |= unit_params

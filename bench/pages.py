@@ -75,8 +75,8 @@ def _pick_channel(tab, channel: str) -> float | None:
     """Milliseconds from picking `channel` in the sidebar's channel filter until the page has redrawn
     (None on a page without the filter)."""
     picker = tab.get_by_role("combobox", name="Channel")
-    try:
-        picker.wait_for(timeout=5_000)
+    try:  # the front end draws a widget's skeleton first: a page busy drawing charts shows the picker late
+        picker.wait_for(timeout=30_000)
     except PlaywrightTimeout:
         return None
     picker.click()

@@ -13,6 +13,7 @@ from pages import reroute
 
 SMALL_GROUP = 30  # groups with fewer units at a step are flagged, not ranked
 DEFAULT_STAGES = ["lead", "mql", "sql", "won"]
+SHOWN_DROPPED = 1000  # dropped units listed on the page; the download builds the whole list when clicked
 
 
 def _spec_from_controls() -> FunnelSpec | None:
@@ -86,17 +87,22 @@ def render() -> None:
 
     st.subheader("Who dropped off")
     step = st.selectbox("Reached the step before but not", spec.stages[1:], key="dropped", bind="query-params")
-    dropped = run_query(dropped_leads, spec, filters, spec.stages.index(step) + 1)
-    st.caption(f"{len(dropped):,} {spec.unit}s reached {spec.stages[spec.stages.index(step) - 1]} but not {step}"
-               f" ({int(dropped['unfinished'].sum()):,} still inside their window).")
+    number = spec.stages.index(step) + 1
+    totals = overall.set_index("step").loc[number]  # the drop-off at a step counts exactly these units
+    count, still_open = int(totals["dropoff"]), int(totals["unfinished"])
+    st.caption(f"{count:,} {spec.unit}s reached {spec.stages[number - 2]} but not {step}"
+               f" ({still_open:,} still inside their window)."
+               + (f" The first {SHOWN_DROPPED:,} by entry are listed; the download holds all of them."
+                  if count > SHOWN_DROPPED else ""))
+    dropped = run_query(dropped_leads, spec, filters, number, SHOWN_DROPPED)
     shown = dropped if spec.by else dropped.drop(columns="group")
-    st.dataframe(shown.head(1000), hide_index=True, width="stretch",
+    st.dataframe(shown, hide_index=True, width="stretch",
                  column_config={"lead_id": "Lead", "account_id": "Account", "group": charts.label(spec.by or "group"),
                                 "entered_at": st.column_config.DatetimeColumn("Entered", format="YYYY-MM-DD HH:mm"),
                                 "last_step_at": st.column_config.DatetimeColumn("Last step reached", format="YYYY-MM-DD HH:mm"),
                                 "unfinished": st.column_config.CheckboxColumn("Still inside window")})
-    st.download_button("Download as CSV", lambda: safe_csv(dropped), file_name=f"dropped_before_{step}.csv",
-                       mime="text/csv", icon=":material/download:")
+    st.download_button("Download as CSV", lambda: safe_csv(run_query(dropped_leads, spec, filters, number)),
+                       file_name=f"dropped_before_{step}.csv", mime="text/csv", icon=":material/download:")
 
 
 if __name__ == "__main__":

@@ -21,12 +21,13 @@ from analytics.errors import BadInput
 from analytics.filters import Filters
 from analytics.summary import headline_figures, warehouse_summary, weekly_leads
 from analytics.weekly import WeekSummary, available_weeks, parse_week, week_summary
-from dashboard import run_query, shared_filters
+from dashboard import progress_bar, run_query, shared_filters
 from pages import reroute
 
 MIN_ADVANCE_SECONDS = 3
 SLIDE_FONT_PX = 30  # body text on a slide: readable from the back of a room at 1920 x 1080
 SLIDE_CHART_FONT_PX = 24
+REPORT_KEY = "weekly_report"  # session state: (the summary's week and filters, its report HTML)
 
 
 def _md(text: str) -> str:
@@ -57,17 +58,38 @@ def _kpis_html(summary: WeekSummary, size: str, columns: str = "auto-fit") -> st
             f'<div style="--kpi-size:{size};--kpi-columns:{columns}">{report.kpi_cards_html(summary)}</div>')
 
 
+def _prepared_report(summary: WeekSummary) -> str | None:
+    """The report of `summary` once "Prepare report" has built it in this session (with a progress bar
+    while it draws), else None: building it takes a few seconds, so it is not built on every render."""
+    identity = (summary.week, summary.as_of, summary.channel_filter, summary.campaign_filter)
+    prepared = st.session_state.get(REPORT_KEY)
+    if prepared is not None and prepared[0] == identity:
+        return prepared[1]
+    slot = st.empty()
+    if not slot.button("Prepare report", icon=":material/description:", key="prepare_report",
+                       help="Builds the week's report as one self-contained file (HTML, or PNG), then offers it."):
+        return None
+    slot.empty()  # the download takes the button's place
+    with progress_bar("Preparing the report") as progress:
+        page = report.report_html(summary, progress)
+    st.session_state[REPORT_KEY] = (identity, page)
+    return page
+
+
 def _downloads(summary: WeekSummary) -> None:
     columns = st.columns([1, 1, 1, 3])
-    columns[0].download_button(
-        "Report (HTML)", data=lambda: report.report_html(summary), file_name=f"weekly-report-{summary.week}.html",
-        mime="text/html", on_click="ignore", icon=":material/download:", key="report_html",
-        help="One self-contained file: opens offline, charts stay interactive.")
-    if report.chromium_path():
+    with columns[0]:
+        page = _prepared_report(summary)
+    if page is not None:
+        columns[0].download_button(
+            "Report (HTML)", data=page, file_name=f"weekly-report-{summary.week}.html", mime="text/html",
+            on_click="ignore", icon=":material/download:", key="report_html",
+            help="One self-contained file: opens offline, charts stay interactive.")
+    if page is not None and report.chromium_path():
         def png() -> bytes:
             with tempfile.TemporaryDirectory() as folder:
                 source = Path(folder) / "report.html"
-                source.write_text(report.report_html(summary), encoding="utf-8")
+                source.write_text(page, encoding="utf-8")
                 return report.render_file(source, Path(folder) / "report.png", "png").read_bytes()
 
         columns[1].download_button("Report (PNG)", data=png, file_name=f"weekly-report-{summary.week}.png",

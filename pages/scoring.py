@@ -9,12 +9,13 @@ from analytics.abstats import format_p
 from analytics.errors import BadInput
 from analytics.exports import safe_csv
 from analytics.scoring import (DEFAULT_RULES, Rules, describe, load_rules, parse_rules, rules_path,
-                               sales_ready_list, save_rules, score_check, signal_names)
+                               sales_ready_list, sales_ready_top, save_rules, score_check, signal_names)
 from dashboard import can, refusal, run_query, shared_filters
 from pages import reroute
 
 OUTCOMES = {"sql": "SQL", "won": "Won deal", "mql": "MQL"}  # value in the URL -> label
 TOUCHES_PER_ROW = 6
+SHOWN_READY = 1000  # sales-ready leads listed on the page; the download builds the whole list when clicked
 VERSION = "scoring_rules_version"  # bumped when the saved rules change, so the inputs start from them
 
 
@@ -169,22 +170,25 @@ def _power_and_suggestion(check, outcome: str) -> None:
 
 def _sales_ready(rules: Rules, filters) -> None:
     st.subheader("Sales-ready leads now")
-    ready = run_query(sales_ready_list, rules, filters)
-    if ready.empty:
+    ready = run_query(sales_ready_top, rules, filters, SHOWN_READY)
+    if not ready.total:
         st.info(f"No open lead scores {rules.sales_ready:g} or more right now.")
         return
-    st.markdown(f"**{len(ready):,} leads** score {rules.sales_ready:g} or more and have not reached SQL, won or lost.")
+    st.markdown(f"**{ready.total:,} leads** score {rules.sales_ready:g} or more and have not reached SQL, won or lost."
+                + (f" The {SHOWN_READY:,} with the highest scores are listed; the download holds all of them."
+                   if ready.total > SHOWN_READY else ""))
     if not rules.half_life_days:
         st.caption("Without a half-life, a lead keeps the points of touches from long ago, so leads that went quiet "
                    "months ago stay on this list; a half-life (90 days, say) lets them cool down.")
     columns = ["lead_id", "seniority", "score", "band", "stage", "touches", "last_touch_at"]
-    st.dataframe(ready[columns], hide_index=True, width="stretch", placeholder="–",
+    st.dataframe(ready.leads[columns], hide_index=True, width="stretch", placeholder="–",
                  column_config={"lead_id": "Lead", "seniority": "Seniority",
                                 "score": st.column_config.NumberColumn("Score", format="%.1f"),
                                 "band": "Band", "stage": "Stage", "touches": "Scored touches",
                                 "last_touch_at": st.column_config.DatetimeColumn("Last touch", format="D MMM YYYY")})
-    st.download_button("Download the sales-ready list", lambda: safe_csv(ready[columns]), file_name="sales_ready_leads.csv",
-                       mime="text/csv", icon=":material/download:")
+    st.download_button("Download the sales-ready list",
+                       lambda: safe_csv(run_query(sales_ready_list, rules, filters)[columns]),
+                       file_name="sales_ready_leads.csv", mime="text/csv", icon=":material/download:")
 
 
 def render() -> None:

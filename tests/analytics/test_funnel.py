@@ -382,6 +382,19 @@ def test_largest_dropoff_names_the_step_in_one_sentence(con, add_events):
     )
 
 
+def test_dropped_leads_with_a_limit_are_the_earliest_entrants_and_the_funnel_counts_them_all(con, add_events):
+    # L1-L4 reach mql but not sql; L5 reaches sql. Entered on 1, 2, 3 and 4 January.
+    add_events(*((f"L{i}", stage, f"2024-01-0{i}") for i in range(1, 6) for stage in ("lead", "mql")),
+               ("L5", "sql", "2024-01-06"))
+    spec, filters = FunnelSpec(), Filters(as_of=date(2024, 3, 1))
+    everyone = dropped_leads(con, spec, filters, step=3)
+    first_two = dropped_leads(con, spec, filters, step=3, limit=2)
+    assert list(everyone["lead_id"]) == ["L1", "L2", "L3", "L4"]
+    pd.testing.assert_frame_equal(first_two, everyone.head(2))
+    at_sql = funnel(con, spec, filters).set_index("stage").loc["sql"]
+    assert (at_sql["dropoff"], at_sql["unfinished"]) == (4, int(everyone["unfinished"].sum())) == (4, 4)
+
+
 def test_dropped_leads_rejects_a_step_outside_the_funnel(con):
     with pytest.raises(BadInput, match="between 2 and 4"):
         dropped_leads(con, FunnelSpec(), LATER, step=1)

@@ -122,3 +122,14 @@ def test_the_pure_renderer_matches_build_report(demo):
     with reader(demo) as con:
         summary = week_summary(con, WEEK)
         assert report.report_html(summary) == report.build_report(con, WEEK)[1]
+
+
+def test_drawing_the_report_reports_each_chart_and_ends_at_one(demo):
+    with reader(demo) as con:
+        summary = week_summary(con, WEEK)
+    heard: list[tuple[float, str]] = []
+    page = report.report_html(summary, lambda fraction, step: heard.append((fraction, step)))
+    assert page == report.report_html(summary)
+    assert heard == [(0.0, "drawing the charts"), (0.0, "drawing the stage rates chart"),
+                     (0.25, "drawing the channels chart"), (0.5, "drawing the cohorts chart"),
+                     (0.75, "writing the page"), (1.0, "done")]

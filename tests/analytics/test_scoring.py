@@ -79,6 +79,21 @@ def test_the_sales_ready_list_leaves_out_leads_already_with_sales_or_closed(scor
     assert ready["lead_id"].tolist() == ["E"]  # A and C are SQL already
 
 
+def test_the_sales_ready_list_is_the_score_tables_ready_open_leads_and_its_top_counts_them_all(scored):
+    # With sales-ready from 1: A (11, SQL), C (7, SQL) and D (1, lost) are out; E (6) and B (1) are in.
+    rules = Rules(DEFAULT_RULES.seniority, DEFAULT_RULES.touches, warm=1, hot=6, sales_ready=1)
+    filters = Filters(as_of=date(2026, 3, 31))
+    table = scores(scored, rules, filters)
+    expected = table[table["sales_ready"] & table["stage"].isin(["lead", "mql"])].reset_index(drop=True)
+    ready = scoring.sales_ready_list(scored, rules, filters)
+    pd.testing.assert_frame_equal(ready, expected)
+    assert ready["lead_id"].tolist() == ["E", "B"]
+    top = scoring.sales_ready_top(scored, rules, filters, 1)
+    assert top.total == 2
+    pd.testing.assert_frame_equal(top.leads, expected.head(1))
+    assert scoring.sales_ready_top(scored, rules, Filters(as_of=date(2025, 12, 31)), 1).total == 0
+
+
 @pytest.fixture
 def followed(con):
     """Leads scored 10 days after entry and followed 30 days for SQL (scores by the default rules)."""

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import math
 from datetime import date, datetime
+from unittest.mock import patch
 
+import pandas as pd
 import pytest
 
 from analytics.cli import main
@@ -83,6 +85,26 @@ def test_exits_say_where_and_why_leads_left(nurtured):
                     (2, "finished"): 1}
     assert len(exits) == 2 * 6 and exits["share"].sum() == pytest.approx(1.0)
     assert exit_summary(exits).startswith("Most leads that leave early leave after step 1 (day 0): 3 of 5 enrolled")
+
+
+def test_stage_times_from_the_journeys_equal_those_from_the_events(nurtured):
+    # Z1 had an MQL before it came in and another after: only the later one counts (the journey keeps both);
+    # Z2 is lost on day 2; Z3's SQL falls after the as-of date. An open at the very second of a message is its.
+    jan1 = D(2026, 1, 1)
+    insert_events(
+        nurtured,
+        ("Z1", "mql", D(2025, 12, 20)), ("Z1", "lead", jan1), ("Z1", "mql", D(2026, 1, 3)),
+        ("Z2", "lead", jan1), ("Z2", "lost", D(2026, 1, 3)), ("Z3", "lead", jan1), ("Z3", "sql", D(2026, 4, 2)),
+        _sent("Z1", D(2026, 1, 2)), _sent("Z1", D(2026, 1, 2), "email_open"), _sent("Z2", D(2026, 1, 2)),
+    )
+    with patch("analytics.journeys.is_current", return_value=False):
+        from_events = sequence_steps(nurtured, AS_OF, "welcome"), sequence_exits(nurtured, AS_OF, "welcome")
+    steps, exits = sequence_steps(nurtured, AS_OF, "welcome"), sequence_exits(nurtured, AS_OF, "welcome")
+    pd.testing.assert_frame_equal(steps, from_events[0])
+    pd.testing.assert_frame_equal(exits, from_events[1])
+    # Step 1 now: X1-X5 and Z1 on 2 January (opened at the send), Z2; Z1 advanced on day 1 of its message.
+    assert steps.loc[0, ["sent", "opened"]].tolist() == [7, 1]
+    assert exits.set_index(["step", "reason"]).loc[(1, "advanced"), "leads"] == 2  # X1 and Z1
 
 
 def test_a_sequence_without_messages_gives_empty_tables(nurtured):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from analytics.report import report_html
 from analytics.warehouse import reader
 from analytics.weekly import week_summary
 
@@ -28,10 +29,23 @@ def test_overview_shows_the_last_complete_week_of_the_demo_against_the_week_befo
     assert _tiles(app) == _expected(demo_db)
     brief = next(h.value for h in app.html if "week-brief" in h.value)
     assert "<li>Week 43 (19–25 Oct 2026): " in brief
-    assert [b.label for b in app.download_button][:1] == ["Report (HTML)"]
+    assert not app.get("download_button")  # the report is built on request, with a progress bar
     assert app.link_button[0].proto.url == "?present=1&week=2026-W43"
     # The selection's tiles are still there, after the week's.
     assert [m.label for m in app.metric] == ["New leads", "MQL", "SQL", "Won deals", "Spend"]
+
+
+def test_prepare_report_builds_the_weeks_report_and_then_offers_it(page_app, demo_db):
+    app = page_app("overview", demo_db).run()
+    app.button(key="prepare_report").click().run()
+    assert not app.exception
+    assert [b.proto.label for b in app.get("download_button")][:1] == ["Report (HTML)"]
+    assert not [b for b in app.button if b.key == "prepare_report"]  # prepared: the download replaces the button
+    app.run()  # a later render keeps the prepared report
+    assert [b.proto.label for b in app.get("download_button")][:1] == ["Report (HTML)"]
+    with reader(demo_db) as con:
+        summary = week_summary(con)
+    assert app.session_state["weekly_report"][1] == report_html(summary)
 
 
 def test_the_week_comes_from_the_url_and_the_filters_apply(page_app, demo_db):
