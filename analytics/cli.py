@@ -20,13 +20,22 @@ from typing import Any, Self
 import duckdb
 import pandas as pd
 
-from analytics import backup, campaigns, channels, demo, experiments, imports, scoring, sequences
+from analytics import (
+    backup,
+    campaigns,
+    channels,
+    demo,
+    experiments,
+    imports,
+    scoring,
+    sequences,
+)
 from analytics.cohorts import cohorts
 from analytics.durations import parse_duration, parse_window_option
+from analytics.errors import BadInput, WarehouseUnavailable
 from analytics.filters import Filters
 from analytics.funnel import FunnelSpec, funnel, funnel_over_time
 from analytics.time_to_convert import DEFAULT, ConversionSpec, time_to_convert
-from analytics.errors import BadInput, WarehouseUnavailable
 from analytics.warehouse import DEFAULT_TIMEOUT_SECONDS, db_path, reader, writer
 
 EXIT_OK, EXIT_BUG, EXIT_BAD_INPUT, EXIT_BUSY = 0, 1, 2, 3
@@ -102,6 +111,35 @@ def emit(frame: pd.DataFrame, fmt: str) -> None:
         print(frame.to_string(index=False) if len(frame) else "(no rows)")
 
 
+def _clickhouse_url(args: argparse.Namespace) -> str:
+    if not args.clickhouse_url:
+        raise BadInput("--engine clickhouse needs --clickhouse-url (or $CLICKHOUSE_URL), e.g. http://user:password@host:8123")
+    return args.clickhouse_url
+
+
+@contextmanager
+def _clickhouse(args: argparse.Namespace, writing: bool = False) -> Iterator[Any]:
+    """A connection to the ClickHouse of --clickhouse-url and --clickhouse-database (one it cannot reach is
+    WarehouseUnavailable, exit 3); for `writing`, the database and the warehouse's tables are created there
+    when missing (`load.open_for_writing`)."""
+    from analytics.clickhouse import connection, load
+
+    url = _clickhouse_url(args)
+    con = load.open_for_writing(url, args.clickhouse_database) if writing else connection.connect(
+        url, args.clickhouse_database)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _duckdb_only(args: argparse.Namespace, instead: str) -> None:
+    """Refuse a command that only works on the DuckDB warehouse when --engine clickhouse is chosen, rather
+    than quietly doing it to DuckDB; `instead` says what to do."""
+    if args.engine == "clickhouse":
+        raise BadInput(f"`{args.command}` works on the DuckDB warehouse only, not with --engine clickhouse: {instead}")
+
+
 @contextmanager
 def _analysis(args: argparse.Namespace) -> Iterator[Any]:
     """The connection an analysis reads: the DuckDB warehouse, or ClickHouse with `--engine clickhouse`
@@ -110,15 +148,8 @@ def _analysis(args: argparse.Namespace) -> Iterator[Any]:
         with reader(args.db, timeout=args.wait, on_wait=_say) as con:
             yield con
         return
-    if not args.clickhouse_url:
-        raise BadInput("--engine clickhouse needs --clickhouse-url (or $CLICKHOUSE_URL), e.g. http://user:password@host:8123")
-    from analytics.clickhouse.connection import connect
-
-    con = connect(args.clickhouse_url, args.clickhouse_database)
-    try:
+    with _clickhouse(args) as con:
         yield con
-    finally:
-        con.close()
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
@@ -129,8 +160,14 @@ def _cmd_import(args: argparse.Namespace) -> int:
         status_map=_parse_pairs(args.status_map, "--status-map", "'Closed Won'=won"),
         responses=tuple(c.strip() for c in ",".join(args.responses).split(",") if c.strip()),
         encoding=args.encoding, dayfirst=args.dayfirst, sheet=args.sheet)
-    with writer(args.db, timeout=args.wait, on_wait=_say) as con, TerminalProgress("Importing") as progress:
-        result = imports.import_file(con, args.kind, args.file, options, progress=progress)
+    if args.engine == "clickhouse":
+        from analytics.clickhouse import load
+
+        with _clickhouse(args, writing=True) as ch:
+            result = load.import_file(ch, args.kind, args.file, options)
+    else:
+        with writer(args.db, timeout=args.wait, on_wait=_say) as con, TerminalProgress("Importing") as progress:
+            result = imports.import_file(con, args.kind, args.file, options, progress=progress)
     print(result.message)
     return EXIT_OK
 
@@ -142,26 +179,52 @@ def _cmd_import_log(args: argparse.Namespace) -> int:
 
 
 def _cmd_remove_import(args: argparse.Namespace) -> int:
-    with writer(args.db, timeout=args.wait, on_wait=_say) as con:
-        removed = imports.remove_import(con, args.import_id)
+    if args.engine == "clickhouse":
+        from analytics.clickhouse import load
+
+        with _clickhouse(args) as ch:
+            removed = load.remove_import(ch, args.import_id)
+    else:
+        with writer(args.db, timeout=args.wait, on_wait=_say) as con:
+            removed = imports.remove_import(con, args.import_id)
     detail = ", ".join(f"{count:,} from {table}" for table, count in removed.items()) or "no rows"
     print(f"Removed import #{args.import_id}: {detail}.")
     return EXIT_OK
 
 
+def _cmd_copy_to_clickhouse(args: argparse.Namespace) -> int:
+    from time import perf_counter
+
+    from analytics.clickhouse.load import copy_to_clickhouse
+
+    url, source = _clickhouse_url(args), db_path(args.db)
+    if not source.is_file():
+        raise BadInput("there is no warehouse here to copy (--db or $ANALYTICS_DB names it)", file=str(source))
+    database = args.clickhouse_database or "default"
+    started = perf_counter()
+    with copy_to_clickhouse(source, url, database, timeout=args.wait, on_wait=_say) as ch:
+        leads, events = (ch.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in ("leads", "events"))
+    print(f"Copied {source} to the ClickHouse database {database}: {leads:,} leads, {events:,} events "
+          f"in {perf_counter() - started:.1f} s. Analyses there: --engine clickhouse --clickhouse-database {database}.")
+    return EXIT_OK
+
+
 def _cmd_backup(args: argparse.Namespace) -> int:
+    _duckdb_only(args, "ClickHouse keeps its own backups (BACKUP DATABASE on the server)")
     counts = backup.backup(args.out, args.db, timeout=args.wait, on_wait=_say)
     print(f"Backed up {db_path(args.db)} to {args.out}: {counts['leads']:,} leads, {counts['events']:,} events.")
     return EXIT_OK
 
 
 def _cmd_restore(args: argparse.Namespace) -> int:
+    _duckdb_only(args, "restore into DuckDB, then send it over with `copy-to-clickhouse`")
     kept = backup.restore(args.file, args.db, timeout=args.wait, on_wait=_say)
     print(f"Restored {db_path(args.db)} from {args.file}" + (f"; the replaced warehouse is kept as {kept}." if kept else "."))
     return EXIT_OK
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    _duckdb_only(args, "build the demo in DuckDB, then send it over with `copy-to-clickhouse`")
     with writer(args.db, timeout=args.wait, on_wait=_say) as con, TerminalProgress("Building the demo") as progress:
         summary = demo.generate(con, leads=args.leads, seed=args.seed, end=args.end, replace=args.replace,
                                 progress=progress)
@@ -375,8 +438,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how long to wait while another process writes to the warehouse (default: %(default)s)")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
     parser.add_argument("--engine", choices=("duckdb", "clickhouse"), default=os.environ.get("ANALYTICS_ENGINE", "duckdb"),
-                        help="where the analyses run (default: $ANALYTICS_ENGINE or duckdb); imports, backups "
-                             "and the demo use the DuckDB warehouse")
+                        help="where the analyses and imports run (default: $ANALYTICS_ENGINE or duckdb); backup, "
+                             "restore and demo work on DuckDB only")
     parser.add_argument("--clickhouse-url", default=os.environ.get("CLICKHOUSE_URL"),
                         help="http(s)://user:password@host:8123, or chdb:///folder (default: $CLICKHOUSE_URL)")
     parser.add_argument("--clickhouse-database", default=os.environ.get("CLICKHOUSE_DATABASE"),
@@ -501,6 +564,9 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--out", required=True, metavar="FILE.html", help="the HTML file to write")
             sub.add_argument("--png", metavar="FILE.png", help="also render it to PNG with headless Chromium")
             sub.add_argument("--pdf", metavar="FILE.pdf", help="also render it to PDF with headless Chromium")
+
+    command("copy-to-clickhouse", _cmd_copy_to_clickhouse,
+            "copy the DuckDB warehouse (--db) into --clickhouse-database of --clickhouse-url, replacing its tables")
 
     sub = command("backup", _cmd_backup, "write a consistent copy of the warehouse, also while the dashboard runs")
     sub.add_argument("out", help="the new file to write")

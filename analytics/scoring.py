@@ -545,7 +545,9 @@ def _check_groups(con: duckdb.DuckDBPyConnection, rules: Rules, filters: Filters
     ).df()
     left_out = dict.fromkeys(("already", "closed", "too_young"), 0)
     left_out |= {s: int(n) for s, n in table.loc[table["status"] != "scored", ["status", "leads"]].values}
-    groups = table[table["status"] == "scored"].drop(columns="status").reset_index(drop=True)
+    # sorted, so that the fit sees the groups in the same order on every engine
+    groups = table[table["status"] == "scored"].drop(columns="status")
+    groups = groups.sort_values(list(groups.columns), ignore_index=True)
     groups["seniority_key"] = groups["seniority_key"].replace("", None)
     return groups.astype({"leads": "int64", "converted": "int64", "score": float}), left_out
 

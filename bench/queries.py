@@ -6,9 +6,12 @@ from __future__ import annotations
 import resource
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import partial
 from pathlib import Path
+from typing import Any
 from unittest.mock import patch
 
 import duckdb
@@ -45,7 +48,7 @@ def timed(action: Callable[[], object]) -> tuple[float, object]:
     return time.perf_counter() - started, result
 
 
-def _peak_mb() -> float:
+def peak_mb() -> float:
     """This process's peak resident memory in MB. Linux's VmHWM, not ru_maxrss: a process started from a
     large one (the benchmark after its imports) inherits that one's peak in ru_maxrss across exec."""
     status = Path("/proc/self/status")
@@ -80,24 +83,93 @@ def shared_filters(con: duckdb.DuckDBPyConnection) -> Filters:
                    campaigns=tuple(campaigns), as_of=today - timedelta(days=30))
 
 
-def measure_queries(path: str) -> tuple[list[str], float]:
-    """Cold and warm times of each query, unfiltered and filtered, and this process's peak RSS in MB."""
-    lines = []
-    with reader(path) as con:
-        filtered = shared_filters(con)
-        answered = "journeys" if funnel._journey_units_query(con, funnel.FunnelSpec(), Filters()) else "events"
-    floor = None
+@dataclass(frozen=True)
+class Timing:
+    """One query's cold (first run on a fresh connection) and warm (second run) seconds; `source` says whether
+    the analytics answered from the journeys table or the events ("" for the GROUP BY floor)."""
+
+    query: str
+    source: str
+    cold: float
+    warm: float
+
+
+def _answered_from(con: Any) -> str:
+    return "[journeys]" if funnel._journey_units_query(con, funnel.FunnelSpec(), Filters()) else "[events]"
+
+
+def _time_queries(connection: Callable[[], AbstractContextManager], filtered: Filters) -> list[Timing]:
+    """Every query of `QUERIES`, unfiltered and with `filtered`, each on a fresh connection from `connection()`."""
+    with connection() as con:
+        source = _answered_from(con)
+    timings = []
     for name, query in QUERIES.items():
         variants = (("", Filters()),) if name == GROUP_BY else (("", Filters()), (" + filters", filtered))
         for label, filters in variants:
-            with reader(path) as con:
+            with connection() as con:
                 cold, _ = timed(partial(query, con, filters))
                 warm, _ = timed(partial(query, con, filters))
-            floor = floor or cold
-            source = "" if name == GROUP_BY else f"[{answered}]"
-            lines.append(f"{name + label:50s} {source:10s} cold {cold:6.2f} s  warm {warm:6.3f} s  "
-                         f"(cold {cold / floor:4.2f}x group by)")
-    return lines, _peak_mb()
+            timings.append(Timing(name + label, "" if name == GROUP_BY else source, cold, warm))
+    return timings
+
+
+def measure_queries(path: str) -> tuple[list[Timing], float, Filters]:
+    """Cold and warm times of each query on the DuckDB warehouse `path`, unfiltered and filtered; this
+    process's peak RSS in MB; and the filters used (for the same run on ClickHouse)."""
+    with reader(path) as con:
+        filtered = shared_filters(con)
+    return _time_queries(partial(reader, path), filtered), peak_mb(), filtered
+
+
+def measure_clickhouse(url: str, database: str, filtered: Filters) -> tuple[list[Timing], float]:
+    """The same queries on ClickHouse `database` at `url` (chdb in this process): cold is the first run of a
+    query in this process, as ClickHouse's caches live as long as the engine; and the peak RSS in MB."""
+    from analytics.clickhouse.connection import connect
+
+    return _time_queries(partial(connect, url, database), filtered), peak_mb()
+
+
+def timing_lines(timings: list[Timing]) -> list[str]:
+    """One engine's timings, one line per query, with the cold time as a multiple of the GROUP BY floor's."""
+    floor = timings[0].cold
+    return [f"{t.query:50s} {t.source:10s} cold {t.cold:6.2f} s  warm {t.warm:6.3f} s  "
+            f"(cold {t.cold / floor:4.2f}x group by)" for t in timings]
+
+
+def side_by_side(duck: list[Timing], ch: list[Timing]) -> list[str]:
+    """Both engines' timings of the same queries as one Markdown table (seconds; x: the cold time as a multiple
+    of that engine's GROUP BY floor)."""
+    lines = ["| query | DuckDB cold | DuckDB warm | ClickHouse cold | ClickHouse warm | warm CH / DuckDB |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for d, c in zip(duck, ch, strict=True):
+        source = f" {d.source}/{c.source}" if d.source else ""
+        lines.append(f"| {d.query}{source} | {d.cold:.2f} ({d.cold / duck[0].cold:.1f}x) | {d.warm:.3f} "
+                     f"| {c.cold:.2f} ({c.cold / ch[0].cold:.1f}x) | {c.warm:.3f} | {c.warm / d.warm:.1f} |")
+    return lines
+
+
+def copy_into_clickhouse(path: str, url: str, database: str) -> tuple[float, float]:
+    """Seconds to copy the DuckDB warehouse `path` into ClickHouse, and this process's peak RSS in MB."""
+    from analytics.clickhouse.load import copy_to_clickhouse
+
+    seconds, ch = timed(lambda: copy_to_clickhouse(path, url, database))
+    ch.close()
+    return seconds, peak_mb()
+
+
+def check_engines(path: str, url: str, database: str) -> str:
+    """Whether the funnel by channel (every stage count per channel) is the same on DuckDB and ClickHouse."""
+    from analytics.clickhouse.connection import connect
+
+    spec = funnel.FunnelSpec(by="channel")
+    with reader(path) as con:
+        duck = funnel.funnel(con, spec, Filters())
+    with connect(url, database) as ch:
+        seconds, on_clickhouse = timed(lambda: funnel.funnel(ch, spec, Filters()))
+    columns = ["group", "stage", "count", "dropoff", "unfinished"]
+    same = duck[columns].astype(str).equals(on_clickhouse[columns].astype(str))
+    return (f"funnel by channel on ClickHouse ({seconds:.2f} s): counts per channel and stage "
+            f"{'EQUAL' if same else 'DIFFER FROM'} DuckDB's: {duck.groupby('step')['count'].sum().tolist()}")
 
 
 def check_funnel(path: str) -> list[str]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -29,12 +29,12 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from analytics import imports
+from analytics import imports, schema
 from analytics.clickhouse.connection import ClickHouseConnection, connect
 from analytics.errors import BadInput
 from analytics.schema import DATA_TABLES, TABLES
 from analytics.sql import quote_ident
-from analytics.warehouse import reader, writer
+from analytics.warehouse import DEFAULT_TIMEOUT_SECONDS, reader, writer
 
 BATCH_ROWS = 500_000
 _SCALARS = {
@@ -144,16 +144,37 @@ def copy_warehouse(duck: duckdb.DuckDBPyConnection, ch: ClickHouseConnection) ->
     return copied
 
 
-def copy_to_clickhouse(warehouse: str | Path, url: str, database: str) -> ClickHouseConnection:
+def copy_to_clickhouse(warehouse: str | Path, url: str, database: str, *, timeout: float = DEFAULT_TIMEOUT_SECONDS,
+                       on_wait: Callable[[str], None] | None = None) -> ClickHouseConnection:
     """Copy the DuckDB warehouse file `warehouse` into `database` (created if missing) of the ClickHouse at
-    `url`, and return a connection to it: how a team moves over, and how the parity tests load data."""
+    `url`, and return a connection to it: how a team moves over, and how the parity tests load data.
+    `timeout` and `on_wait` are `warehouse.reader`'s, for a warehouse another process is writing."""
+    ch = _created(url, database)
+    with reader(warehouse, timeout, on_wait) as duck:
+        copy_warehouse(duck, ch)
+    return ch
+
+
+def _created(url: str, database: str) -> ClickHouseConnection:
+    """A connection to `database` of the ClickHouse at `url`, creating the database if it is missing."""
     if not database.replace("_", "").isalnum():
         raise BadInput(f"'{database}' is not a plain database name (letters, digits and _)")
     with connect(url) as admin:
         admin.execute_clickhouse(f"CREATE DATABASE IF NOT EXISTS {quote_ident(database)}")
-    ch = connect(url, database)
-    with reader(warehouse) as duck:
-        copy_warehouse(duck, ch)
+    return connect(url, database)
+
+
+def open_for_writing(url: str, database: str | None = None) -> ClickHouseConnection:
+    """A connection to write imports to: `database` (else the URL's) created if missing, and any table of the
+    warehouse layout it lacks created empty, so the first import can go to a new ClickHouse database.
+    Tables already there are left as they are."""
+    ch = _created(url, database) if database else connect(url)
+    with duckdb.connect() as empty:
+        schema.migrate(empty)
+        for table in warehouse_tables(empty):
+            if not _exists(ch, table):
+                ch.execute_clickhouse(table_ddl(empty, table))
+                insert_batches(ch, table, _batches(empty, f"SELECT * FROM {quote_ident(table)}"))  # schema log
     return ch
 
 
@@ -233,14 +254,20 @@ def import_file(ch: ClickHouseConnection, kind: str, path: str | Path, options: 
                    rows_skipped=staged.rows_added + staged.rows_skipped - added)
 
 
-def remove_import(ch: ClickHouseConnection, import_id: int, removed_by: str | None = None) -> None:
-    """Drop the rows import `import_id` added (its partition of every data table) and mark it removed."""
+def remove_import(ch: ClickHouseConnection, import_id: int, removed_by: str | None = None) -> dict[str, int]:
+    """Drop the rows import `import_id` added (its partition of every data table) and mark it removed; the
+    rows removed per table (tables it added none to left out), as `imports.remove_import` says."""
     found = ch.execute("SELECT removed_at FROM imports WHERE import_id = ?", [import_id]).fetchone()
     if found is None:
         raise BadInput(f"there is no import #{import_id}; `python -m analytics import-log` lists them")
     if found[0] is not None:
         raise BadInput(f"import #{import_id} was already removed on {found[0]:%Y-%m-%d %H:%M}")
+    removed: dict[str, int] = {}
     for table in DATA_TABLES:
+        count = ch.execute(f"SELECT count(*) FROM {quote_ident(table)} WHERE import_id = ?", [import_id]).fetchone()[0]
+        if count:
+            removed[table] = int(count)
         ch.execute_clickhouse(f"ALTER TABLE {quote_ident(table)} DROP PARTITION ID '{int(import_id)}'")
     ch.execute_clickhouse("ALTER TABLE imports UPDATE removed_at = now64(6), removed_by = {by:String} "
                           "WHERE import_id = {id:Int64}", {"by": removed_by or imports._current_user(), "id": import_id})
+    return removed

@@ -9,6 +9,7 @@ periods, units); the demo warehouse's names (channels, campaigns, experiments) a
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -17,6 +18,8 @@ from analytics import (
     channels,
     experiments,
     imports,
+    scoring,
+    sequences,
     summary,
     time_to_convert,
     weekly,
@@ -32,8 +35,15 @@ ALL = Filters(as_of=AS_OF)
 RANGE = Filters(since=date(2026, 1, 1), until=date(2026, 6, 30), as_of=AS_OF)
 CHOSEN = Filters(channels=("display", "webinar", "(none)"), campaigns=("DIS-2026Q2", "WEB-2026Q2"), as_of=AS_OF)
 WON = ConversionSpec("lead", "won", by="channel")
+RULES = scoring.DEFAULT_RULES
+DECAYING = replace(RULES, half_life_days=90)
 
 Scenario = Callable[[Any], object]
+
+
+def _each_sequence(con: Any, filters: Filters, analysis: Callable[[Any, Filters, str], object]) -> list[object]:
+    """`analysis` of every sequence in the data (the page's choice list), in its order."""
+    return [analysis(con, filters, name) for name in sequences.list_sequences(con, filters)["sequence"]]
 
 SCENARIOS: dict[str, Scenario] = {
     # funnel
@@ -73,6 +83,19 @@ SCENARIOS: dict[str, Scenario] = {
     "list experiments": experiments.list_experiments,
     "abtest pricing-page-cta": lambda con: experiments.experiment_results(con, "pricing-page-cta"),
     "abtest nurture-sequence (per unit)": lambda con: experiments.experiment_results(con, "nurture-sequence"),
+    # lead scoring
+    "score": lambda con: scoring.scores(con, RULES, ALL),
+    "score half-life 90 days --since --until": lambda con: scoring.scores(con, DECAYING, RANGE),
+    "sales-ready list": lambda con: scoring.sales_ready_list(con, RULES, CHOSEN),
+    "score-check": lambda con: scoring.score_check(con, RULES, ALL),
+    "score-check --to won --score-at 14 --within 90": lambda con: scoring.score_check(con, DECAYING, ALL, "won", 14, 90),
+    # nurture sequences
+    "list sequences": lambda con: sequences.list_sequences(con, ALL),
+    "sequence steps": lambda con: _each_sequence(con, ALL, sequences.sequence_steps),
+    "sequence steps --days 7 --channel": lambda con: _each_sequence(
+        con, CHOSEN, lambda c, f, name: sequences.sequence_steps(c, f, name, days=7)),
+    "sequence exits": lambda con: _each_sequence(con, ALL, sequences.sequence_exits),
+    "messages before sql": lambda con: sequences.messages_before_sql(con, RANGE),
     # weekly meeting
     "weekly": lambda con: weekly.week_summary(con, None, AS_OF, (), ()),
     "weekly --channel": lambda con: weekly.week_summary(con, None, AS_OF, ("display", "webinar"), ()),

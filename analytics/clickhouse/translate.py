@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from functools import lru_cache
+from typing import ClassVar
 
 from sqlglot import exp, parse_one
 from sqlglot.dialects.clickhouse import ClickHouse
@@ -37,6 +38,15 @@ class _ClickHouse(ClickHouse):
     class Generator(ClickHouse.Generator):
         def placeholder_sql(self, expression: exp.Placeholder) -> str:
             return f"{{{expression.name}:{expression.text('kind')}}}"
+
+
+class _DuckDB(DuckDB):
+    """DuckDB as sqlglot reads it, without dollar-quoted strings (`$tag$text$tag$`, which the analytics never
+    write): sqlglot takes `$levels[f($i)]` for the start of one, because it reads the tag up to the next `$`,
+    and fails on a parameter indexed by an expression holding another parameter."""
+
+    class Tokenizer(DuckDB.Tokenizer):
+        HEREDOC_STRINGS: ClassVar[list[str]] = []
 
 
 # --- parameters ---------------------------------------------------------------------------------------
@@ -227,12 +237,23 @@ def round_half_away_from_zero(node: exp.Expression) -> exp.Expression:
         scale = exp.Literal.number(f"{10.0 ** int(decimals.name):.1f}")
     else:
         scale = _call("pow", 10, decimals)
-    value = node.this if scale is None else exp.Paren(this=exp.Mul(this=node.this, expression=scale))
+    this = exp.Paren(this=node.this) if isinstance(node.this, exp.Binary) else node.this  # round(a + b, 9)
+    value = this if scale is None else exp.Paren(this=exp.Mul(this=this, expression=scale))
     half = exp.Literal.number(0.5)
     rounded = exp.If(this=exp.LT(this=value.copy(), expression=exp.Literal.number(0)),
                      true=exp.Neg(this=_call("floor", exp.Sub(this=half.copy(), expression=value.copy()))),
                      false=_call("floor", exp.Add(this=value.copy(), expression=half.copy())))
     return rounded if scale is None else exp.Div(this=exp.Paren(this=rounded), expression=scale.copy())
+
+
+def missing_neighbours_are_null(node: exp.Expression) -> exp.Expression:
+    """`lead(x)` / `lag(x)` without a default give NULL past the partition's end, as in DuckDB: ClickHouse
+    gives the type's default there (1970-01-01 for a non-Nullable time, '' for text), so x is made Nullable."""
+    if isinstance(node, (exp.Lead, exp.Lag)) and node.args.get("default") is None \
+            and not _anonymous(node.this, "tonullable"):
+        node = node.copy()
+        node.set("this", _call("toNullable", node.this))
+    return node
 
 
 def truncated_timestamps(node: exp.Expression) -> exp.Expression:
@@ -274,9 +295,14 @@ _EPOCHS = {"epoch_us": "toUnixTimestamp64Micro", "epoch_ms": "toUnixTimestamp64M
 
 
 def epoch_functions(node: exp.Expression) -> exp.Expression:
-    """`epoch_us(t)` / `epoch_ms(t)` are ClickHouse's `toUnixTimestamp64Micro` / `...Milli` (sqlglot leaves them as they are)."""
+    """`epoch_us(t)` / `epoch_ms(t)` are ClickHouse's `toUnixTimestamp64Micro` / `...Milli` (sqlglot leaves them
+    as they are); `epoch(t)`, seconds with their fraction as a DOUBLE, is the microseconds / 1e6 (sqlglot
+    writes TIME_TO_UNIX, which ClickHouse lacks; its `toUnixTimestamp` drops the fraction)."""
     if isinstance(node, exp.Anonymous) and node.name.lower() in _EPOCHS:
         return _call(_EPOCHS[node.name.lower()], *[e.copy() for e in node.expressions])
+    if isinstance(node, exp.TimeToUnix):
+        micros = _call("toUnixTimestamp64Micro", _call("toDateTime64", node.this.copy(), 6))
+        return exp.Div(this=micros, expression=exp.Literal.number("1e6"))
     return node
 
 
@@ -291,14 +317,38 @@ def date_differences(node: exp.Expression) -> exp.Expression:
 
 
 def signed_counts(node: exp.Expression) -> exp.Expression:
-    """`count(...)` is a signed 64-bit number, as DuckDB's BIGINT: ClickHouse's UInt64 mixed with Int64
-    (in UNION ALL, CASE or arithmetic) turns into a Variant or wraps around below zero."""
+    """`count(...)` and the ranks `row_number()`, `rank()`, `dense_rank()` are signed 64-bit numbers, as
+    DuckDB's BIGINT: ClickHouse's UInt64 mixed with Int64 (in UNION ALL, CASE, arithmetic or a join's
+    USING) turns into a Variant, wraps around below zero or has no common type."""
     counted = node
     while isinstance(counted, (exp.Filter, exp.Window)):
         counted = counted.this
-    if not isinstance(counted, exp.Count) or isinstance(node.parent, (exp.Filter, exp.Window)):
+    if not isinstance(counted, (exp.Count, exp.RowNumber, exp.Rank, exp.DenseRank)) \
+            or isinstance(node.parent, (exp.Filter, exp.Window)):
         return node
     return _call("toInt64", node.copy())
+
+
+def numbered_unnest(node: exp.Expression) -> exp.Expression:
+    """`unnest(l) AS x, generate_subscripts(l, 1) AS i` pairs each element with its position, as DuckDB does:
+    in ClickHouse two `arrayJoin`s in one SELECT give every combination, and `generate_subscripts` is
+    unknown. The positions become the one `arrayJoin(arrayEnumerate(l)) AS i`, and each element `l[i]`."""
+    if not isinstance(node, exp.Select):
+        return node
+    subscripts = {a.this.expressions[0]: a.alias for a in node.expressions if isinstance(a, exp.Alias)
+                  and _anonymous(a.this, "generate_subscripts") and len(a.this.expressions) == 2
+                  and a.this.expressions[1] == exp.Literal.number(1)}
+    if not subscripts:
+        return node
+    node = node.copy()
+    for selected in node.expressions:
+        call = selected.this if isinstance(selected, exp.Alias) else selected
+        if _anonymous(call, "generate_subscripts") and call.expressions[0] in subscripts:
+            call.replace(_call("arrayJoin", _call("arrayEnumerate", call.expressions[0].copy())))
+        elif isinstance(call, exp.Explode) and call.this in subscripts:
+            call.replace(exp.Bracket(this=call.this.copy(), expressions=[exp.column(subscripts[call.this])],
+                                     offset=1))
+    return node
 
 
 def map_functions(node: exp.Expression) -> exp.Expression:
@@ -442,12 +492,13 @@ _LIST_AGGREGATES = {"list_sum": "arraySum", "list_avg": "arrayAvg", "list_produc
 
 
 def list_functions(node: exp.Expression) -> exp.Expression:
-    """`len(list)` is `length` (sqlglot reads `len` as text length, CHAR_LENGTH); `list_sum` / `list_avg`
+    """`len(list)` is `length` (sqlglot reads `len` as text length, CHAR_LENGTH), made a signed BIGINT as in
+    DuckDB (ClickHouse's UInt64 beside Int64 in UNION ALL is a Variant); `list_sum` / `list_avg`
     are `arraySum` / `arrayAvg` (sqlglot leaves them as they are); `list_bool_or(l)` /
     `list_bool_and(l)` are `arrayExists(x -> x, l)` / `arrayAll(x -> x, l)`; `list[i]` out of range is
     NULL as in DuckDB (ClickHouse gives the type's default, 1970-01-01 for a time)."""
     if isinstance(node, (exp.Length, exp.ArraySize)):
-        return _call("length", node.this.copy())
+        return _call("toInt64", _call("length", node.this.copy()))
     if _anonymous(node, *_LIST_AGGREGATES):
         return _call(_LIST_AGGREGATES[node.name.lower()], *[e.copy() for e in node.expressions])
     if _anonymous(node, "list_bool_or", "list_bool_and"):
@@ -515,11 +566,13 @@ RULES: tuple[Rule, ...] = (
     exact_quantiles,
     discrete_quantiles,
     round_half_away_from_zero,
+    missing_neighbours_are_null,
     truncated_timestamps,
     missing_positions_are_null,
     interval_functions,
     date_differences,
     signed_counts,
+    numbered_unnest,
     map_functions,
     epoch_functions,
     bit_shifts,
@@ -550,7 +603,7 @@ def _null_lists(lists: frozenset[str]) -> Rule:
 
 def _number_positional(sql: str) -> str:
     """`sql` with each `?` written `$p1`, `$p2` ... in the order of the text (as `named_params` names the values)."""
-    marks = [t.start for t in DuckDB().tokenize(sql)
+    marks = [t.start for t in _DuckDB().tokenize(sql)
              if (t.token_type == TokenType.PLACEHOLDER and t.text == "?")
              or (t.token_type == TokenType.QDCOLON and t.text.startswith("?"))]  # `?::TYPE` is one token
     for number, start in reversed(list(enumerate(marks, start=1))):
@@ -581,7 +634,7 @@ def translate(sql: str, types: Mapping[str, str] | Sequence[tuple[str, str]] = (
 
 @lru_cache(maxsize=512)
 def _translate(sql: str, types: tuple[tuple[str, str], ...], lists: frozenset[str]) -> str:
-    tree = parse_one(_number_positional(sql), read="duckdb")
+    tree = parse_one(_number_positional(sql), read=_DuckDB)
     for rule in (_null_lists(lists), *RULES, _bind(dict(types))):
         tree = apply_rule(tree, rule)
     return tree.sql(dialect=_ClickHouse, pretty=True)

@@ -76,7 +76,13 @@ WITH leads AS (
             THEN 2
             ELSE 3
           END
-          ELSE CASE WHEN length(r3) > 0 THEN 3 WHEN length(r2) > 0 THEN 2 ELSE 1 END
+          ELSE CASE
+            WHEN toInt64(length(r3)) > 0
+            THEN 3
+            WHEN toInt64(length(r2)) > 0
+            THEN 2
+            ELSE 1
+          END
         END AS reached
       FROM p3
     )

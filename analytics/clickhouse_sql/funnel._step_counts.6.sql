@@ -105,11 +105,11 @@ WITH units AS (
           ELSE 4
         END
         ELSE CASE
-          WHEN length(r4) > 0
+          WHEN toInt64(length(r4)) > 0
           THEN 4
-          WHEN length(r3) > 0
+          WHEN toInt64(length(r3)) > 0
           THEN 3
-          WHEN length(r2) > 0
+          WHEN toInt64(length(r2)) > 0
           THEN 2
           ELSE 1
         END

@@ -1,23 +1,22 @@
 -- analytics.weekly._activity: ClickHouse translation of its DuckDB query (python -m analytics.clickhouse.golden regenerates this file)
-WITH firsts AS (
-  SELECT
-    lead_id,
-    stage,
-    MIN(occurred_at) AS t,
-    argMin(value, occurred_at) AS value
-  FROM events
-  WHERE
-    stage IN ('mql', 'sql', 'won') AND occurred_at < {end:DateTime64(6)}
-  GROUP BY
-    lead_id,
-    stage
-)
 SELECT
-  stage,
-  toInt64(COUNT(*)) AS n,
-  COALESCE(SUM(value), 0) AS value
-FROM firsts
+  toInt64(
+    COUNT(*) FILTER(WHERE
+      mql_at >= {start:DateTime64(6)} AND mql_at < {end:DateTime64(6)})
+  ),
+  toInt64(
+    COUNT(*) FILTER(WHERE
+      sql_at >= {start:DateTime64(6)} AND sql_at < {end:DateTime64(6)})
+  ),
+  toInt64(
+    COUNT(*) FILTER(WHERE
+      won_at >= {start:DateTime64(6)} AND won_at < {end:DateTime64(6)})
+  ),
+  COALESCE(
+    SUM(won_value) FILTER(WHERE
+      won_at >= {start:DateTime64(6)} AND won_at < {end:DateTime64(6)}),
+    0
+  )
+FROM journeys
 WHERE
-  t >= {start:DateTime64(6)}
-GROUP BY
-  stage
+  TRUE

@@ -110,3 +110,27 @@ def test_backup_and_restore_commands(capsys, tmp_path, warehouse, write_file):
     (tmp_path / "junk.duckdb").write_text("junk")
     code, _, err = run(capsys, "--db", str(warehouse), "restore", str(tmp_path / "junk.duckdb"))
     assert code == 2 and "junk.duckdb: is not a DuckDB database" in err
+
+
+def test_duckdb_only_commands_refuse_clickhouse_and_leave_the_warehouse_alone(capsys, warehouse, tmp_path):
+    clickhouse = ["--db", str(warehouse), "--engine", "clickhouse", "--clickhouse-url", "chdb:///nowhere"]
+    before = warehouse.read_bytes()
+    for command, instead in ((["backup", str(tmp_path / "copy.duckdb")], "BACKUP DATABASE on the server"),
+                             (["restore", str(warehouse)], "then send it over with `copy-to-clickhouse`"),
+                             (["demo", "--leads", "1000"], "build the demo in DuckDB")):
+        code, out, err = run(capsys, *clickhouse, *command)
+        assert (code, out) == (2, "")
+        assert err.startswith(f"error: `{command[0]}` works on the DuckDB warehouse only, not with --engine clickhouse: ")
+        assert instead in err and err.count("\n") == 1
+    assert warehouse.read_bytes() == before and not (tmp_path / "copy.duckdb").exists()
+
+
+def test_copy_to_clickhouse_needs_a_url_and_a_warehouse(capsys, monkeypatch, tmp_path):
+    monkeypatch.delenv("CLICKHOUSE_URL", raising=False)
+    code, _, err = run(capsys, "--db", str(tmp_path / "none.duckdb"), "copy-to-clickhouse")
+    assert code == 2 and "needs --clickhouse-url" in err
+    code, _, err = run(capsys, "--db", str(tmp_path / "none.duckdb"), "--clickhouse-url", "chdb:///nowhere",
+                       "copy-to-clickhouse")
+    expected = f"error: {tmp_path / 'none.duckdb'}: there is no warehouse here to copy (--db or $ANALYTICS_DB names it)\n"
+    assert (code, err) == (2, expected)
+    assert not (tmp_path / "none.duckdb").exists()

@@ -9,11 +9,12 @@ import pyarrow as pa
 import pytest
 
 from analytics import imports
-from analytics.clickhouse.connection import ClickHouseConnection
+from analytics.clickhouse.connection import ClickHouseConnection, connect
 from analytics.clickhouse.load import (
     append_import,
     copy_to_clickhouse,
     import_file,
+    open_for_writing,
     remove_import,
 )
 from analytics.errors import BadInput
@@ -100,7 +101,7 @@ def test_leads_take_the_attributes_a_later_file_brings(empty_ch: ClickHouseConne
 def test_removing_an_import_drops_exactly_its_rows(empty_ch: ClickHouseConnection, write_file) -> None:
     first = import_file(empty_ch, "events", write_file("first.csv", EVENTS))
     second = import_file(empty_ch, "events", write_file("second.csv", "lead_id,stage,occurred_at\nL3,lead,2026-01-09\n"))
-    remove_import(empty_ch, first.import_id, removed_by="tester")
+    assert remove_import(empty_ch, first.import_id, removed_by="tester") == {"events": 3}
     assert empty_ch.execute("SELECT lead_id FROM events").fetchall() == [("L3",)]
     log = imports.import_log(empty_ch).set_index("import_id")
     assert log.loc[first.import_id, "removed_by"] == "tester" and log.loc[second.import_id, "removed_by"] is None
@@ -108,3 +109,16 @@ def test_removing_an_import_drops_exactly_its_rows(empty_ch: ClickHouseConnectio
         remove_import(empty_ch, first.import_id)
     assert set(DATA_TABLES) <= {r[0] for r in empty_ch.execute_clickhouse(
         "SELECT name FROM system.tables WHERE database = currentDatabase()").fetchall()}
+
+
+def test_the_first_import_into_a_new_database_creates_the_warehouse_tables(clickhouse_url: str, write_file) -> None:
+    with connect(clickhouse_url) as admin:
+        admin.execute_clickhouse("DROP DATABASE IF EXISTS parity_new")
+    with open_for_writing(clickhouse_url, "parity_new") as ch:
+        ch.execute_clickhouse("DROP TABLE IF EXISTS sends")  # a missing table is created, the others are kept
+        result = import_file(ch, "events", write_file("events.csv", EVENTS))
+    with open_for_writing(clickhouse_url, "parity_new") as ch:
+        assert set(DATA_TABLES) <= {r[0] for r in ch.execute_clickhouse(
+            "SELECT name FROM system.tables WHERE database = currentDatabase()").fetchall()}
+        assert (count(ch, "events"), count(ch, "sends"), result.rows_added) == (3, 0, 3)
+        assert ch.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] > 0

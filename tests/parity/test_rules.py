@@ -40,8 +40,19 @@ CASES = {
     "lists never null": "SELECT coalesce(CASE WHEN false THEN [1] END, [2]), coalesce(len(CASE WHEN false THEN [1] END) > 0, false)",
     "missing map key is null": "SELECT map(['a'], ['b'])['c'::VARCHAR], map(['a'], ['b'])['a'::VARCHAR]",
     "parameters": "SELECT ?::VARCHAR || '!', ? + 1",
+    "parameter indexed by parameters": "SELECT $points[list_position($levels, 'b')]",
+    "round of a sum": "SELECT round(0.5::DOUBLE + 0.004::DOUBLE, 2), round(1.0::DOUBLE - 3.5::DOUBLE)",
+    "epoch seconds with fraction": f"SELECT epoch(t) - epoch(TIMESTAMP '2024-01-01 00:00:00.25') FROM ({TIMES}) ORDER BY t",
+    # a column that is never NULL (occurred_at): ClickHouse's lead() gave its type's default (0, 1970-01-01)
+    "lead and lag past the partition": "SELECT x, lead(x) OVER (ORDER BY x), lag(x, 1) OVER (ORDER BY x) "
+                                       "FROM (SELECT unnest([1, 2, 5]) AS x) ORDER BY x",
+    "ranks join a BIGINT": f"SELECT x.id, n FROM (SELECT id, row_number() OVER (ORDER BY t) AS n FROM ({TIMES})) x "
+                           "JOIN (SELECT 2::BIGINT AS n) y USING (n)",
+    "list lengths in a union": "SELECT len([1, 2]) AS n UNION ALL SELECT count(*) FROM (SELECT 1) ORDER BY n",
+    "unnest with subscripts": "SELECT * FROM (SELECT unnest(['x', 'y', 'z']) AS v, generate_subscripts(['x', 'y', 'z'], 1) AS i) "
+                              "ORDER BY i",
 }
-PARAMS = {"parameters": ["it's", 41]}
+PARAMS = {"parameters": ["it's", 41], "parameter indexed by parameters": {"points": [1.5, 2.5], "levels": ["a", "b"]}}
 
 
 @pytest.fixture(scope="module")

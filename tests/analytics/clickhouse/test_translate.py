@@ -153,7 +153,7 @@ def test_a_null_list_column_is_an_empty_array() -> None:
 
 def test_list_functions() -> None:
     assert ch("SELECT len(l), list_sum(l), list_bool_or(l) AS b, l[1], l[i] FROM t") == (
-        "SELECT length(l), arraySum(l), CAST(arrayExists(x -> x, l) AS Nullable(Bool)) AS b, "
+        "SELECT toInt64(length(l)), arraySum(l), CAST(arrayExists(x -> x, l) AS Nullable(Bool)) AS b, "
         "arrayElementOrNull(l, 1), arrayElementOrNull(l, i) FROM t")
 
 
@@ -171,3 +171,36 @@ def test_a_missing_map_key_is_null() -> None:
 def test_time_types_keep_microseconds_and_old_dates() -> None:
     assert ch("SELECT CAST(x AS TIMESTAMP), x::DATE, NULL::TIMESTAMP FROM t") == (
         "SELECT CAST(x AS Nullable(DateTime64(6))), CAST(x AS Nullable(Date32)), CAST(NULL AS Nullable(DateTime64(6))) FROM t")
+
+
+def test_a_parameter_indexed_by_an_expression_of_parameters_is_read() -> None:
+    sql = ch("SELECT coalesce($points[list_position($levels, x)], 0) FROM t",
+             {"points": "Array(Float64)", "levels": "Array(String)"})
+    assert sql == ("SELECT COALESCE(arrayElementOrNull({points:Array(Float64)}, "
+                   "nullIf(indexOf({levels:Array(String)}, x), 0)), 0) FROM t")
+
+
+def test_rounding_a_sum_rounds_the_whole_sum() -> None:
+    assert ch("SELECT round(a + b, 2)") == (
+        "SELECT (CASE WHEN ((a + b) * 100.0) < 0 THEN -floor(0.5 - ((a + b) * 100.0)) "
+        "ELSE floor(((a + b) * 100.0) + 0.5) END) / 100.0")
+
+
+def test_lead_and_lag_past_the_partition_are_null() -> None:
+    assert ch("SELECT lead(t) OVER (PARTITION BY id ORDER BY t), lag(t, 2, x) OVER (ORDER BY t)") == (
+        "SELECT lead(toNullable(t)) OVER (PARTITION BY id ORDER BY t), lag(t, 2, x) OVER (ORDER BY t)")
+
+
+def test_ranks_are_signed() -> None:
+    assert ch("SELECT row_number() OVER (ORDER BY t) AS step, dense_rank() OVER (ORDER BY t) FROM e") == (
+        "SELECT toInt64(ROW_NUMBER() OVER (ORDER BY t)) AS step, toInt64(DENSE_RANK() OVER (ORDER BY t)) FROM e")
+
+
+def test_unnest_with_its_subscripts_is_one_array_join() -> None:
+    assert ch("SELECT unnest($r) AS reason, generate_subscripts($r, 1) AS o", {"r": "Array(String)"}) == (
+        "SELECT arrayElementOrNull({r:Array(String)}, o) AS reason, arrayJoin(arrayEnumerate({r:Array(String)})) AS o")
+
+
+def test_epoch_keeps_the_fraction_of_a_second() -> None:
+    assert ch("SELECT epoch(t) - epoch(s)") == (
+        "SELECT toUnixTimestamp64Micro(toDateTime64(t, 6)) / 1e6 - toUnixTimestamp64Micro(toDateTime64(s, 6)) / 1e6")

@@ -1,0 +1,457 @@
+-- analytics.sequences.sequence_steps: ClickHouse translation of its DuckDB query (python -m analytics.clickhouse.golden regenerates this file)
+WITH entrants AS (
+  SELECT
+    unit_id AS lead_id,
+    entered_at
+  FROM (
+    WITH entrants AS (
+      SELECT
+        *
+      FROM (
+        SELECT
+          lead_id AS unit_id,
+          CASE
+            WHEN "lead_at" < {as_of:DateTime64(6)}
+            THEN "lead_at"
+            ELSE LEAST(
+              CASE WHEN "mql_at" < {as_of:DateTime64(6)} THEN "mql_at" END,
+              CASE WHEN "sql_at" < {as_of:DateTime64(6)} THEN "sql_at" END,
+              CASE WHEN "won_at" < {as_of:DateTime64(6)} THEN "won_at" END
+            )
+          END AS entered_at,
+          FALSE AS simple,
+          COALESCE(
+            COALESCE(CASE WHEN channel_at < {as_of:DateTime64(6)} THEN "channel" END, "lead_channel"),
+            {none:String}
+          ) AS a0,
+          COALESCE(
+            COALESCE(
+              CASE WHEN campaign_at < {as_of:DateTime64(6)} THEN "campaign_id" END,
+              "lead_campaign_id"
+            ),
+            {none:String}
+          ) AS a1,
+          *
+          EXCEPT (lead_id)
+        FROM journeys
+      )
+      WHERE
+        NOT (
+          entered_at IS NULL
+        )
+        AND has({channels:Array(String)}, a0)
+        AND has({campaigns:Array(String)}, a1)
+    ), p1 AS (
+      SELECT
+        *,
+        CASE WHEN NOT simple THEN [entered_at] ELSE [] END AS r1
+      FROM entrants
+    ), p2 AS (
+      SELECT
+        *,
+        CASE
+          WHEN NOT simple
+          THEN arrayFilter(
+            o -> o < {as_of:DateTime64(6)} AND arrayExists(x -> x, arrayMap(r -> r <= o, r1)),
+            CASE
+              WHEN "mql_at" < {as_of:DateTime64(6)}
+              THEN CASE WHEN notEmpty("mql_times") THEN "mql_times" ELSE ["mql_at"] END
+              ELSE FLATTEN(
+                [
+                  CASE WHEN notEmpty("sql_times") THEN "sql_times" ELSE ["sql_at"] END,
+                  CASE WHEN notEmpty("won_times") THEN "won_times" ELSE ["won_at"] END
+                ]
+              )
+            END
+          )
+          ELSE []
+        END AS r2
+      FROM p1
+    ), p3 AS (
+      SELECT
+        *,
+        CASE
+          WHEN NOT simple
+          THEN arrayFilter(
+            o -> o < {as_of:DateTime64(6)}
+            AND arrayExists(
+              x -> x,
+              arrayMap(
+                r -> r <= o
+                AND o <= (
+                  r + toIntervalMonth({w3_months:Int64}) + toIntervalSecond({w3_seconds:Int64})
+                ),
+                r2
+              )
+            ),
+            CASE
+              WHEN "sql_at" < {as_of:DateTime64(6)}
+              THEN CASE WHEN notEmpty("sql_times") THEN "sql_times" ELSE ["sql_at"] END
+              ELSE FLATTEN([CASE WHEN notEmpty("won_times") THEN "won_times" ELSE ["won_at"] END])
+            END
+          )
+          ELSE []
+        END AS r3
+      FROM p2
+    ), p4 AS (
+      SELECT
+        *,
+        CASE
+          WHEN NOT simple
+          THEN arrayFilter(
+            o -> o < {as_of:DateTime64(6)}
+            AND arrayExists(
+              x -> x,
+              arrayMap(
+                r -> r <= o
+                AND o <= (
+                  r + toIntervalMonth({w4_months:Int64}) + toIntervalSecond({w4_seconds:Int64})
+                ),
+                r3
+              )
+            ),
+            CASE WHEN notEmpty("won_times") THEN "won_times" ELSE ["won_at"] END
+          )
+          ELSE []
+        END AS r4
+      FROM p3
+    ), judged AS (
+      SELECT
+        *,
+        CASE
+          WHEN simple
+          THEN CASE
+            WHEN "mql_at" IS NULL OR "mql_at" >= {as_of:DateTime64(6)} OR "mql_at" < entered_at
+            THEN 1
+            WHEN "sql_at" IS NULL
+            OR "sql_at" >= {as_of:DateTime64(6)}
+            OR "sql_at" < "mql_at"
+            OR "sql_at" > (
+              "mql_at" + toIntervalMonth({w3_months:Int64}) + toIntervalSecond({w3_seconds:Int64})
+            )
+            THEN 2
+            WHEN "won_at" IS NULL
+            OR "won_at" >= {as_of:DateTime64(6)}
+            OR "won_at" < "sql_at"
+            OR "won_at" > (
+              "sql_at" + toIntervalMonth({w4_months:Int64}) + toIntervalSecond({w4_seconds:Int64})
+            )
+            THEN 3
+            ELSE 4
+          END
+          ELSE CASE
+            WHEN toInt64(length(r4)) > 0
+            THEN 4
+            WHEN toInt64(length(r3)) > 0
+            THEN 3
+            WHEN toInt64(length(r2)) > 0
+            THEN 2
+            ELSE 1
+          END
+        END AS reached
+      FROM p4
+    )
+    SELECT
+      unit_id,
+      'all' AS grp,
+      entered_at,
+      reached,
+      CASE reached
+        WHEN 1
+        THEN CASE WHEN simple THEN entered_at ELSE arrayMax(r1) END
+        WHEN 2
+        THEN CASE WHEN simple THEN "mql_at" ELSE arrayMax(r2) END
+        WHEN 3
+        THEN CASE WHEN simple THEN "sql_at" ELSE arrayMax(r3) END
+        WHEN 4
+        THEN CASE WHEN simple THEN "won_at" ELSE arrayMax(r4) END
+      END AS last_at,
+      CAST(COALESCE(
+        CASE reached
+          WHEN 2
+          THEN CASE
+            WHEN simple
+            THEN (
+              "mql_at" + toIntervalMonth({w3_months:Int64}) + toIntervalSecond({w3_seconds:Int64})
+            ) >= {as_of:DateTime64(6)}
+            ELSE arrayExists(
+              x -> x,
+              arrayMap(
+                r -> (
+                  r + toIntervalMonth({w3_months:Int64}) + toIntervalSecond({w3_seconds:Int64})
+                ) >= {as_of:DateTime64(6)},
+                r2
+              )
+            )
+          END
+          WHEN 3
+          THEN CASE
+            WHEN simple
+            THEN (
+              "sql_at" + toIntervalMonth({w4_months:Int64}) + toIntervalSecond({w4_seconds:Int64})
+            ) >= {as_of:DateTime64(6)}
+            ELSE arrayExists(
+              x -> x,
+              arrayMap(
+                r -> (
+                  r + toIntervalMonth({w4_months:Int64}) + toIntervalSecond({w4_seconds:Int64})
+                ) >= {as_of:DateTime64(6)},
+                r3
+              )
+            )
+          END
+        END,
+        FALSE
+      ) AS Nullable(Bool)) AS open,
+      *
+      EXCEPT (unit_id, entered_at, reached, simple, a0, a1, r1, r2, r3, r4)
+    FROM judged
+  )
+), stage_times AS (
+  SELECT
+    n.lead_id AS lead_id,
+    n.entered_at AS entered_at,
+    CASE
+      WHEN "mql_at" >= n.entered_at
+      THEN CASE WHEN "mql_at" < {as_of:DateTime64(6)} THEN "mql_at" END
+      WHEN NOT empty("mql_times")
+      THEN arrayElementOrNull(arrayFilter(x -> x >= n.entered_at AND x < {as_of:DateTime64(6)}, "mql_times"), 1)
+    END AS t_mql,
+    CASE
+      WHEN "sql_at" >= n.entered_at
+      THEN CASE WHEN "sql_at" < {as_of:DateTime64(6)} THEN "sql_at" END
+      WHEN NOT empty("sql_times")
+      THEN arrayElementOrNull(arrayFilter(x -> x >= n.entered_at AND x < {as_of:DateTime64(6)}, "sql_times"), 1)
+    END AS t_sql,
+    CASE
+      WHEN "won_at" >= n.entered_at
+      THEN CASE WHEN "won_at" < {as_of:DateTime64(6)} THEN "won_at" END
+      WHEN NOT empty("won_times")
+      THEN arrayElementOrNull(arrayFilter(x -> x >= n.entered_at AND x < {as_of:DateTime64(6)}, "won_times"), 1)
+    END AS t_won,
+    CASE
+      WHEN "lost_at" >= n.entered_at
+      THEN CASE WHEN "lost_at" < {as_of:DateTime64(6)} THEN "lost_at" END
+      WHEN NOT empty("lost_times")
+      THEN arrayElementOrNull(arrayFilter(x -> x >= n.entered_at AND x < {as_of:DateTime64(6)}, "lost_times"), 1)
+    END AS t_lost
+  FROM entrants AS n
+  LEFT JOIN journeys
+    USING (lead_id)
+), activity AS (
+  SELECT
+    e.lead_id AS lead_id,
+    e.stage AS stage,
+    e.occurred_at AS occurred_at
+  FROM events AS e
+  WHERE
+    e.campaign_id = {sequence:String}
+    AND e.occurred_at < {as_of:DateTime64(6)}
+    AND e.stage IN ({sent:String}, {opened:String}, {clicked:String}, {unsubscribed:String})
+    AND e.lead_id IN (
+      SELECT
+        lead_id
+      FROM entrants
+    )
+), sends AS (
+  SELECT
+    lead_id,
+    occurred_at AS sent_at,
+    toInt64(ROW_NUMBER() OVER (PARTITION BY lead_id ORDER BY occurred_at)) AS step,
+    lead(toNullable(occurred_at)) OVER (PARTITION BY lead_id ORDER BY occurred_at) AS next_sent_at,
+    MIN(occurred_at) OVER (PARTITION BY lead_id) AS enrolled_at
+  FROM activity
+  WHERE
+    stage = {sent:String}
+), responses AS (
+  SELECT
+    s.lead_id AS lead_id,
+    s.step AS step,
+    CAST(MAX(a.stage = {opened:String}) AS Nullable(Bool)) AS opened,
+    CAST(MAX(a.stage = {clicked:String}) AS Nullable(Bool)) AS clicked,
+    MIN(a.occurred_at) FILTER(WHERE
+      a.stage = {unsubscribed:String}) AS unsubscribed_at
+  FROM sends AS s
+  JOIN activity AS a
+    ON a.lead_id = s.lead_id
+    AND a.stage <> {sent:String}
+    AND a.occurred_at >= s.sent_at
+    AND (
+      s.next_sent_at IS NULL OR a.occurred_at < s.next_sent_at
+    )
+  GROUP BY
+    s.lead_id,
+    s.step
+), exposed AS (
+  SELECT
+    step,
+    age_days,
+    (
+      CASE
+        WHEN t_won <= sent_at
+        THEN 4
+        WHEN t_sql <= sent_at
+        THEN 3
+        WHEN t_mql <= sent_at
+        THEN 2
+        ELSE 1
+      END
+    ) AS stage_idx,
+    CAST((
+      CASE
+        WHEN t_won <= sent_at + toIntervalDay({days:Int64})
+        THEN 4
+        WHEN t_sql <= sent_at + toIntervalDay({days:Int64})
+        THEN 3
+        WHEN t_mql <= sent_at + toIntervalDay({days:Int64})
+        THEN 2
+        ELSE 1
+      END
+    ) > (
+      CASE
+        WHEN t_won <= sent_at
+        THEN 4
+        WHEN t_sql <= sent_at
+        THEN 3
+        WHEN t_mql <= sent_at
+        THEN 2
+        ELSE 1
+      END
+    ) AS Nullable(Bool)) AS advanced,
+    CASE WHEN d < 60 THEN d ELSE d - (
+      d - 60
+    ) % 7 END AS age
+  FROM (
+    SELECT
+      s.step AS step,
+      s.sent_at AS sent_at,
+      t.*,
+      (
+        toUnixTimestamp64Micro(toDateTime64(s.sent_at, 6)) / 1e6 - toUnixTimestamp64Micro(toDateTime64(t.entered_at, 6)) / 1e6
+      ) / 86400 AS age_days,
+      CAST(FLOOR(age_days) AS Nullable(Int64)) AS d
+    FROM sends AS s
+    JOIN stage_times AS t
+      USING (lead_id)
+  )
+  WHERE
+    d >= 0
+    AND NOT (
+      COALESCE(t_won <= sent_at, FALSE) OR COALESCE(t_lost <= sent_at, FALSE)
+    )
+    AND sent_at + toIntervalDay({days:Int64}) <= {as_of:DateTime64(6)}
+), cells AS (
+  SELECT
+    step,
+    stage_idx,
+    age,
+    toInt64(COUNT(*)) AS n,
+    toInt64(COUNT(*) FILTER(WHERE
+      advanced)) AS adv
+  FROM exposed
+  GROUP BY ALL
+), ages AS (
+  SELECT
+    age,
+    CAST(CASE
+      WHEN (
+        AVG(age_days) * 86400
+      ) < 0
+      THEN -floor(0.5 - (
+        AVG(age_days) * 86400
+      ))
+      ELSE floor((
+        AVG(age_days) * 86400
+      ) + 0.5)
+    END AS Nullable(Int64)) * 1000000 AS u
+  FROM exposed
+  GROUP BY
+    age
+), enrolments AS (
+  SELECT
+    lead_id,
+    MIN(sent_at) AS enrolled_at
+  FROM sends
+  GROUP BY
+    lead_id
+), offsets AS (
+  /* (closed or enrolled: it compares before then) and to the last landmark its days have passed after */
+  SELECT
+    toUnixTimestamp64Micro(t_mql) - e AS m,
+    toUnixTimestamp64Micro(t_sql) - e AS s,
+    toUnixTimestamp64Micro(t_won) - e AS w,
+    LEAST(
+      toUnixTimestamp64Micro(t_won),
+      toUnixTimestamp64Micro(t_lost),
+      toUnixTimestamp64Micro(enrolled_at)
+    ) - e AS stop,
+    toUnixTimestamp64Micro({as_of:DateTime64(6)}) - e - {days:Int64} * 86400000000 AS last
+  FROM (
+    SELECT
+      *,
+      toUnixTimestamp64Micro(entered_at) AS e
+    FROM stage_times
+  )
+  LEFT JOIN enrolments
+    USING (lead_id)
+), controls AS (
+  SELECT
+    stage_idx,
+    age,
+    toInt64(COUNT(*)) AS control_n,
+    toInt64(COUNT(*) FILTER(WHERE
+      advanced)) AS control_adv
+  FROM (
+    SELECT
+      age,
+      (
+        CASE WHEN w <= u THEN 4 WHEN s <= u THEN 3 WHEN m <= u THEN 2 ELSE 1 END
+      ) AS stage_idx,
+      CAST((
+        CASE
+          WHEN w <= u + {days:Int64} * 86400000000
+          THEN 4
+          WHEN s <= u + {days:Int64} * 86400000000
+          THEN 3
+          WHEN m <= u + {days:Int64} * 86400000000
+          THEN 2
+          ELSE 1
+        END
+      ) > (
+        CASE WHEN w <= u THEN 4 WHEN s <= u THEN 3 WHEN m <= u THEN 2 ELSE 1 END
+      ) AS Nullable(Bool)) AS advanced
+    FROM offsets
+    JOIN ages
+      ON u <= last AND (
+        stop IS NULL OR u < stop
+      )
+  )
+  GROUP BY ALL
+), reach AS (
+  SELECT
+    s.step AS step,
+    quantileExactInclusive(0.5)(toUnixTimestamp64Micro(toDateTime64(s.sent_at, 6)) / 1e6 - toUnixTimestamp64Micro(toDateTime64(s.enrolled_at, 6)) / 1e6) / 86400 AS day,
+    toInt64(COUNT(*)) AS sent,
+    toInt64(COUNT(*) FILTER(WHERE
+      r.opened)) AS opened,
+    toInt64(COUNT(*) FILTER(WHERE
+      r.clicked)) AS clicked
+  FROM sends AS s
+  LEFT JOIN responses AS r
+    USING (lead_id, step)
+  GROUP BY
+    s.step
+)
+SELECT
+  r.*,
+  c.n AS n,
+  c.adv AS adv,
+  COALESCE(k.control_n, 0) AS control_n,
+  COALESCE(k.control_adv, 0) AS control_adv
+FROM reach AS r
+LEFT JOIN cells AS c
+  USING (step)
+LEFT JOIN controls AS k
+  USING (stage_idx, age)
+ORDER BY
+  r.step
