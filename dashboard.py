@@ -4,6 +4,11 @@ Start it with `make dashboard`, or `streamlit run dashboard.py` once the require
 Pages import `shared_filters`, `run_query`, `run_write` and `can` from here; the app itself runs only as
 the main script.
 
+Engine: the pages read the DuckDB warehouse file (`$ANALYTICS_DB`), or a ClickHouse database with
+`ANALYTICS_ENGINE=clickhouse` and `CLICKHOUSE_URL` / `CLICKHOUSE_DATABASE` (as the command line), or with
+`url` and `database` in a `[connections.clickhouse]` section of `.streamlit/secrets.toml`; the environment
+wins. The same analytics functions run on either (docs/clickhouse.md).
+
 Access: with an `[auth]` section in `.streamlit/secrets.toml` visitors sign in (`st.login`) and get the
 role `analytics.access` reads from the roles file; without one the app runs open, as admin when the
 server listens on localhost only (`server.address`) and read-only otherwise.
@@ -11,11 +16,13 @@ server listens on localhost only (`server.address`) and read-only otherwise.
 
 from __future__ import annotations
 
+import os
+import queue
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 import streamlit as st
@@ -26,6 +33,9 @@ from analytics.filters import Filters
 from analytics.progress import Progress
 from analytics.summary import filter_choices, warehouse_summary
 from analytics.warehouse import data_version, db_path, reader, writer
+
+if TYPE_CHECKING:
+    from analytics.clickhouse.connection import ClickHouseConnection
 
 T = TypeVar("T")
 BUSY_WAIT_SECONDS = 20.0
@@ -41,42 +51,130 @@ class Visitor:
     signed_in: bool
 
 
+@dataclass(frozen=True)
+class Engine:
+    """Where the pages read and write: the DuckDB warehouse file, or a ClickHouse database."""
+
+    name: str  # "duckdb" or "clickhouse"
+    url: str | None = None
+    database: str | None = None
+
+    @property
+    def on_clickhouse(self) -> bool:
+        return self.name == "clickhouse"
+
+    @property
+    def source(self) -> str:
+        """Where the data is read from, in words for the page (a ClickHouse URL without its password)."""
+        if not self.on_clickhouse:
+            return f"DuckDB, the file `{db_path()}`"
+        from analytics.clickhouse.connection import redacted
+
+        return f"ClickHouse at `{redacted(self.url or '')}`" + (f", database `{self.database}`" if self.database else "")
+
+
+def engine() -> Engine:
+    """The engine the pages use: `$ANALYTICS_ENGINE` (duckdb or clickhouse), else ClickHouse when the secrets
+    have a `[connections.clickhouse]` section; its URL and database from `$CLICKHOUSE_URL` and
+    `$CLICKHOUSE_DATABASE`, else from that section. A setting that cannot work stops the page with why."""
+    section = (_secrets("connections") or {}).get("clickhouse") or {}
+    name = (os.environ.get("ANALYTICS_ENGINE") or ("clickhouse" if section else "duckdb")).strip().lower()
+    if name == "duckdb":
+        return Engine("duckdb")
+    url = os.environ.get("CLICKHOUSE_URL") or section.get("url")
+    if name != "clickhouse" or not url:
+        problem = (f"ANALYTICS_ENGINE is '{name}'; it can be duckdb (the default) or clickhouse" if name != "clickhouse"
+                   else "The ClickHouse engine is chosen but no URL is set")
+        st.error(f"{problem}. Set CLICKHOUSE_URL (e.g. http://user:password@host:8123) or `url` under "
+                 "`[connections.clickhouse]` in .streamlit/secrets.toml, then reload.", icon=":material/error:")
+        st.stop()
+    return Engine("clickhouse", url, os.environ.get("CLICKHOUSE_DATABASE") or section.get("database"))
+
+
+@st.cache_resource(show_spinner=False)
+def _clickhouse_pool(url: str, database: str | None) -> queue.SimpleQueue:
+    """Idle ClickHouse connections for (url, database), shared by every session: opening one costs a
+    few round trips (a quarter of a second on chdb), and one connection runs one query at a time."""
+    return queue.SimpleQueue()
+
+
+@contextmanager
+def _clickhouse(current: Engine) -> Iterator[ClickHouseConnection]:
+    """A ClickHouse connection borrowed from the pool for one query or write, opened when none is idle."""
+    from analytics.clickhouse.connection import connect
+
+    pool = _clickhouse_pool(current.url, current.database)
+    try:
+        con = pool.get_nowait()
+    except queue.Empty:
+        con = connect(current.url, current.database)
+    try:
+        yield con
+    finally:
+        pool.put(con)
+
+
 @st.cache_data(show_spinner="Reading the warehouse ...", max_entries=512)
-def _cached_query(_query: Callable[..., Any], query_name: str, path: str, version: tuple[int, int],
-                  *args: Any) -> Any:
-    with reader(path, timeout=BUSY_WAIT_SECONDS) as con:
+def _cached_query(_query: Callable[..., Any], query_name: str, source: str, version: tuple[int, ...],
+                  _connection: Callable[[], AbstractContextManager[Any]], *args: Any) -> Any:
+    with _connection() as con:
         return _query(con, *args)
 
 
 def run_query(query: Callable[..., T], *args: Any) -> T:
-    """Run `query(con, *args)` on a short-lived read-only connection, cached until the data changes.
+    """Run `query(con, *args)` on the engine's connection (DuckDB: short-lived and read-only), cached until
+    the data changes.
 
-    When an import holds the warehouse for longer than we wait, the page says so and stops.
+    When an import holds the warehouse for longer than we wait, or the data cannot be reached, the page
+    says so and stops.
     """
-    path = str(db_path())
+    current = engine()
+    name = f"{query.__module__}.{query.__qualname__}"
     try:
-        return _cached_query(query, f"{query.__module__}.{query.__qualname__}", path, data_version(path), *args)
+        if not current.on_clickhouse:
+            path = str(db_path())
+            return _cached_query(query, name, path, data_version(path),
+                                 lambda: reader(path, timeout=BUSY_WAIT_SECONDS), *args)
+        from analytics.clickhouse.connection import data_version as clickhouse_version
+
+        with _clickhouse(current) as con:
+            return _cached_query(query, name, f"{current.url}|{current.database}", clickhouse_version(con),
+                                 lambda: nullcontext(con), *args)
     except WarehouseBusy:
         st.warning("An import is writing to the warehouse right now. The figures appear as soon as it "
                    "has finished: reload the page in a moment.", icon=":material/hourglass_top:")
         st.stop()
         raise
+    except WarehouseUnavailable as error:
+        st.error(f"The data cannot be read: {error}.", icon=":material/cloud_off:")
+        st.stop()
+        raise
 
 
-def run_write(action: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
-    """Run a write (an upload, a removal, the demo) on a connection held only for that write."""
+def run_write(action: Callable[[duckdb.DuckDBPyConnection | ClickHouseConnection], T]) -> T:
+    """Run a write (an upload, a removal, the demo) on a connection held only for that write: DuckDB's
+    writer, or a ClickHouse connection when the dashboard runs there."""
+    current = engine()
     try:
+        if current.on_clickhouse:
+            with _clickhouse(current) as con:
+                return action(con)
         with writer(db_path(), timeout=BUSY_WAIT_SECONDS) as con:
             return action(con)
     finally:
         _cached_query.clear()
 
 
-def _auth() -> Mapping[str, Any] | None:
-    """The `[auth]` section of the secrets, or None when no sign-in is configured."""
+def _secrets(section: str) -> Mapping[str, Any] | None:
+    """A section of `.streamlit/secrets.toml`, or None when there is no such section or no secrets file."""
     if not st.secrets.load_if_toml_exists():
         return None
-    return st.secrets.get("auth") or None
+    return st.secrets.get(section) or None
+
+
+def _auth() -> Mapping[str, Any] | None:
+    """The `[auth]` section of the secrets, or None when no sign-in is configured."""
+    return _secrets("auth")
 
 
 def visitor() -> Visitor:
@@ -162,6 +260,12 @@ def progress_bar(what: str) -> Iterator[Progress]:
 
 def _empty_state() -> None:
     st.title("Welcome: the warehouse is empty")
+    if engine().on_clickhouse:
+        st.write(f"There is no data in {engine().source} yet. Load your exports on the **Data** page, or copy "
+                 "a DuckDB warehouse over with `analytics.clickhouse.load.copy_to_clickhouse` (docs/clickhouse.md).")
+        st.info("The demo warehouse is built in DuckDB only: build it there (`python -m analytics demo`), "
+                "then copy it into ClickHouse.", icon=":material/info:")
+        return
     st.write(
         f"There is no data in `{db_path()}` yet. Build a realistic demo warehouse to look around "
         "(20,000 B2B leads over eighteen months, eight channels, campaigns, sends and experiments), "
@@ -203,7 +307,8 @@ def _sign_in(current: Visitor, auth: Mapping[str, Any]) -> None:
 
 
 def _account(current: Visitor) -> None:
-    """Who is signed in, with a sign-out button; or a note that the app runs open, and what that allows."""
+    """Who is signed in, with a sign-out button; or a note that the app runs open, and what that allows;
+    and where the data is read from."""
     with st.sidebar:
         if current.signed_in:
             st.caption(f"Signed in as `{current.email}` ({current.role})")
@@ -214,6 +319,7 @@ def _account(current: Visitor) -> None:
         else:
             st.warning("Read-only: no sign-in is configured and this server can be reached from other "
                        "computers. Serve it on localhost, or configure sign-in.", icon=":material/lock:")
+        st.caption(f"Data: {engine().source}")
 
 
 def _page(module: ModuleType, title: str, icon: str) -> st.Page:

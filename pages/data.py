@@ -1,7 +1,13 @@
-"""Data: upload exports, check the guessed mapping on a preview, import, see every import, remove one."""
+"""Data: upload exports, check the guessed mapping on a preview, import, see every import, remove one.
+
+On ClickHouse the same page imports and removes through `analytics.clickhouse.load` (each file lands whole
+or not at all, a removal drops the import's partitions)."""
+
+from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
@@ -9,8 +15,13 @@ import streamlit as st
 from analytics import imports
 from analytics.errors import BadInput, WarehouseUnavailable
 from analytics.summary import warehouse_summary
-from dashboard import can, progress_bar, refusal, run_query, run_write, who
+from dashboard import can, engine, progress_bar, refusal, run_query, run_write, who
 from pages import reroute
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from analytics.clickhouse.connection import ClickHouseConnection
 
 KIND_HELP = {
     "leads": "one row per lead: lead_id, created_at, channel, campaign_id, account_id, seniority, more attributes",
@@ -94,9 +105,16 @@ def _mapping_editor(upload, kind: str, options: imports.ImportOptions, path: Pat
 def _import(upload, kind: str, options: imports.ImportOptions, path: Path, mapping: dict[str, str]) -> None:
     chosen = imports.ImportOptions(**{**options.__dict__, "mapping": mapping})
     try:
-        with progress_bar(f"Importing {upload.name}") as progress:
-            result = run_write(lambda con: imports.import_file(con, kind, path, chosen, imported_by=who(),
-                                                               file_name=upload.name, progress=progress))
+        if engine().on_clickhouse:
+            from analytics.clickhouse import load
+
+            with st.spinner(f"Importing {upload.name} into ClickHouse ..."):
+                result = run_write(lambda ch: load.import_file(ch, kind, path, chosen, imported_by=who(),
+                                                               file_name=upload.name))
+        else:
+            with progress_bar(f"Importing {upload.name}") as progress:
+                result = run_write(lambda con: imports.import_file(con, kind, path, chosen, imported_by=who(),
+                                                                   file_name=upload.name, progress=progress))
     except (BadInput, WarehouseUnavailable) as error:
         st.error(f"Not imported: {error}. Nothing was stored from this file.", icon=":material/error:")
         bad_row = error.row if isinstance(error, BadInput) else None
@@ -141,19 +159,31 @@ def _removal(active: pd.DataFrame) -> None:
                           format_func=lambda i: f"#{i} {active.set_index('import_id').at[i, 'file_name']}")
     if chosen is not None and st.button("Remove its rows", icon=":material/delete:"):
         try:
-            removed = run_write(lambda con: imports.remove_import(con, int(chosen), removed_by=who()))
+            removed = run_write(lambda con: _remove(con, int(chosen), active.set_index("import_id").loc[chosen]))
         except (BadInput, WarehouseUnavailable) as error:
             st.error(f"Not removed: {error}.", icon=":material/error:")
             return
-        st.success(f"Removed import #{chosen}: " + (", ".join(f"{n:,} {t}" for t, n in removed.items())
+        st.success(f"Removed import #{chosen}: " + (", ".join(f"{n:,} {t}" for t, n in removed.items() if n)
                                                    or "it had added no rows") + ".")
         st.rerun()
+
+
+def _remove(con: duckdb.DuckDBPyConnection | ClickHouseConnection, import_id: int, logged: pd.Series) -> dict[str, int]:
+    """Remove import `import_id`; the rows removed per table. ClickHouse drops the import's partitions
+    without counting them, so there the count is the one its log line records."""
+    if not engine().on_clickhouse:
+        return imports.remove_import(con, import_id, removed_by=who())
+    from analytics.clickhouse import load
+
+    load.remove_import(con, import_id, removed_by=who())
+    return {logged["table_name"]: int(logged["rows_added"])}
 
 
 def render() -> None:
     st.title("Data")
     summary = run_query(warehouse_summary)
     st.caption(" · ".join(f"{table.replace('_', ' ')}: {count:,}" for table, count in summary.rows.items()))
+    st.caption(f"Read from {engine().source}.")
 
     st.subheader("Upload files")
     if can("import"):
