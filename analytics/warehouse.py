@@ -112,8 +112,13 @@ def reader(
     path: str | os.PathLike[str] | None = None,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
     on_wait: Callable[[str], None] | None = None,
+    memory_limit: str | None = None,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection; a missing or outdated warehouse is first created or migrated."""
+    """A read-only connection; a missing or outdated warehouse is first created or migrated.
+
+    `memory_limit` ("1GB") caps what DuckDB's operators hold before they spill to disk; None: DuckDB's
+    default, 80% of the machine's memory.
+    """
     target = db_path(path)
     if not target.exists():
         with writer(target, timeout, on_wait):
@@ -125,6 +130,8 @@ def reader(
             pass
         con = _open(target, read_only=True, timeout=timeout, on_wait=on_wait)
     try:
+        if memory_limit:
+            con.execute(f"SET memory_limit = '{memory_limit}'")
         yield con
     finally:
         con.close()

@@ -63,3 +63,12 @@ def test_a_command_line_import_waits_while_the_dashboard_reads(warehouse, write_
     out, err = cli.communicate(timeout=60)
     assert cli.returncode == 0, err
     assert "1 row added" in out
+
+
+def test_a_reader_with_a_memory_limit_caps_duckdb_and_one_without_keeps_the_default(warehouse):
+    with reader(warehouse, memory_limit="1GB") as con:
+        capped = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    with reader(warehouse) as con:
+        default = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    assert capped == "953.6 MiB"  # 1 GB in DuckDB's binary units
+    assert default != capped
