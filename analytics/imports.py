@@ -33,7 +33,15 @@ from analytics import journeys
 from analytics.errors import BadInput
 from analytics.progress import Progress, part, silent, watched
 from analytics.schema import DATA_TABLES, TABLES, Column, Table
-from analytics.sources import ROW, STAGE_TABLE, stage_file
+from analytics.sources import (
+    ROW,
+    STAGE_TABLE,
+    TEXT_TABLE,
+    drop_staged,
+    stage_file,
+    untrimmed_sql,
+    value_sql,
+)
 from analytics.sql import quote_ident, quote_literal
 from analytics.vendors import ALIASES, LIFECYCLE_DATES, STATUS_STAGES
 
@@ -45,6 +53,8 @@ DEFAULT_METRIC = "conversion"
 EARLIEST_DATE = date(1980, 1, 1)
 LATEST_YEARS_AHEAD = 10
 _STAGED = f"temp.{STAGE_TABLE}"
+_TEXT = f"temp.{TEXT_TABLE}"  # the staged values, which a view of them cannot alter
+_TYPED = "temp.import_typed"  # the file's rows converted, with `_row`, `_part` and `_given_` flags
 _HASH_CHUNK = 1 << 20
 _OFFSET_AT_END = r"\d[T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)$"
 _TRUE = ("1", "true", "yes", "y", "t")
@@ -192,17 +202,23 @@ def import_file(
     try:
         headers = watched(con, lambda: stage_file(con, source, name, encoding=options.encoding, sheet=options.sheet),
                           progress, f"reading {name}", 0.05, 0.35)
+        loading = part(progress, 0.35, 0.99)
+        plan, rows_read, candidates = _convert(con, kind, headers, name, options, loading)
+        # Every value passed: the text copy is no longer needed. Dropped outside the transaction, its
+        # memory is free for the insert at once rather than kept until the commit.
+        drop_staged(con)
         con.execute("BEGIN TRANSACTION")
         try:
-            result = _load(con, kind, headers, name, options, described, digest, imported_by or _current_user(),
-                           part(progress, 0.35, 0.99))
+            result = _store(con, plan, name, options, described, digest, imported_by or _current_user(),
+                            rows_read, candidates, loading)
             report(0.99, "saving")
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
     finally:
-        con.execute(f"DROP TABLE IF EXISTS {_STAGED}")
+        drop_staged(con)
+        con.execute(f"DROP TABLE IF EXISTS {_TYPED}")
     report(1.0, "done")
     return result
 
@@ -222,28 +238,42 @@ def preview_file(
     with duckdb.connect() as con:
         headers = stage_file(con, source, name, encoding=options.encoding, sheet=options.sheet)
         plan = _plan(kind, headers, options, name, require=False)
-        head = con.execute(f"SELECT {ROW} AS row, * EXCLUDE ({ROW}) FROM {_STAGED} WHERE {ROW} >= ? "
-                           f"ORDER BY {ROW} LIMIT ?", [first_row, rows]).df()
+        # OFFSET, not `WHERE _row >= ?`: DuckDB 2.0 fails an internal assertion on a filter on rowid + 1
+        # together with ORDER BY ... LIMIT on it. Rows are numbered 1, 2, ... without gaps, so both agree.
+        head = con.execute(f"SELECT {ROW} AS row, * EXCLUDE ({ROW}) FROM {_STAGED} ORDER BY {ROW} LIMIT ? OFFSET ?",
+                           [rows, max(first_row, 1) - 1]).df()
     return plan, head
 
 
-def _load(
+def _convert(
     con: duckdb.DuckDBPyConnection, kind: str, headers: list[str], name: str, options: ImportOptions,
-    described: str, digest: str, imported_by: str, progress: Progress,
-) -> ImportResult:
+    progress: Progress,
+) -> tuple[Plan, int, int]:
+    """Convert and check the staged file into the temp table `_TYPED`, storing nothing in the warehouse;
+    return the plan, the rows read and the rows the file gives (wide files give several per row)."""
     progress(0.0, "checking values")
     plan = _plan(kind, headers, options, name)
     rows_read = con.execute(f"SELECT count(*) FROM {_STAGED}").fetchone()[0]
     if rows_read == 0:
         raise BadInput("the file has a header but no data rows", file=name)
     day_first = _day_first(con, plan, options, name)
-    if options.responses:
-        parts = [_responses_part(con, plan, options.responses, name)]
-    else:
-        parts = _parts(con, plan, options, name, day_first)
-    union = " UNION ALL ".join(f"({p})" for p in parts)
-    candidates = watched(con, lambda: con.execute(f"SELECT count(*) FROM ({union})").fetchone()[0],
-                         progress, "checking values", 0.1, 0.4)
+    parts = [] if options.responses else _parts(con, plan, options, name)
+    union = (_responses_part(con, plan, options.responses, name) if options.responses else
+             " UNION ALL ".join(f"({_typed_select(plan, p.resolved, day_first, i, p.where)})" for i, p in enumerate(parts)))
+    # Every value is converted once, into a table the checks, the insert and the journeys all read.
+    watched(con, lambda: con.execute(f"CREATE TEMP TABLE {_TYPED} AS {union}"), progress, "checking values", 0.1, 0.4)
+    for i, piece in enumerate(parts):
+        if piece.status:
+            _check_dated(con, piece, name)
+        _check_values(con, plan.table, piece.resolved, i, name, day_first)
+    return plan, rows_read, con.execute(f"SELECT count(*) FROM {_TYPED}").fetchone()[0]
+
+
+def _store(
+    con: duckdb.DuckDBPyConnection, plan: Plan, name: str, options: ImportOptions, described: str, digest: str,
+    imported_by: str, rows_read: int, candidates: int, progress: Progress,
+) -> ImportResult:
+    """Add the converted file's new rows, log the import and refresh the journeys (in the caller's transaction)."""
     import_id = con.execute(
         "INSERT INTO imports (file_name, content_hash, kind, options, rows_read, imported_by) "
         "VALUES (?, ?, ?, ?, ?, ?) RETURNING import_id",
@@ -251,9 +281,10 @@ def _load(
     ).fetchone()[0]
     touches_leads = plan.table.name in ("events", "leads")
     with ExitStack() as refresh:
-        refresh.enter_context(journeys.refreshed(con, f"SELECT lead_id FROM ({union})") if touches_leads else nullcontext())
-        added = watched(con, lambda: _insert_new_rows(con, plan.table, union, import_id, plan.resolved),
+        refresh.enter_context(journeys.refreshed(con, f"SELECT lead_id FROM {_TYPED}") if touches_leads else nullcontext())
+        added = watched(con, lambda: _insert_new_rows(con, plan.table, _TYPED, import_id, plan.resolved),
                         progress, f"adding rows to {plan.table.name}", 0.4, 0.75 if touches_leads else 0.95)
+        con.execute(f"DROP TABLE {_TYPED}")  # its memory is better spent on the journeys
         if touches_leads:  # the journeys are rebuilt as the block ends; close it here to watch that happen
             watched(con, refresh.close, progress, "refreshing journeys", 0.75, 0.95, statements=2)
     con.execute("UPDATE imports SET rows_added = ?, rows_skipped = ? WHERE import_id = ?",
@@ -352,10 +383,16 @@ def _day_first(con: duckdb.DuckDBPyConnection, plan: Plan, options: ImportOption
     day_only = month_only = 0
     for header in _date_headers(plan):
         # Only numeric dates such as 04/09/2012 or 4.9.12 can be ambiguous; a field over 12 settles it.
-        parts = f"regexp_extract(trim({quote_ident(header)}), '^(\\d{{1,2}})[/.-](\\d{{1,2}})[/.-]\\d{{2,4}}', ['a', 'b'])"
+        # Such a date has its first separator second or third unless trimming moves it, which rules out
+        # ISO dates without the cost of trimming every value.
+        value = quote_ident(header)
+        parts = f"regexp_extract(trim({value}), '^(\\d{{1,2}})[/.-](\\d{{1,2}})[/.-]\\d{{2,4}}', ['a', 'b'])"
+        maybe = (f"NOT {untrimmed_sql(value)} OR substr({value}, 2, 1) IN ('/', '.', '-') "
+                 f"OR substr({value}, 3, 1) IN ('/', '.', '-')")
         day, month = con.execute(
             f"SELECT count(*) FILTER (WHERE a > 12 AND b <= 12), count(*) FILTER (WHERE b > 12 AND a <= 12) FROM "
-            f"(SELECT try_cast(p.a AS INTEGER) AS a, try_cast(p.b AS INTEGER) AS b FROM (SELECT {parts} AS p FROM {_STAGED}))"
+            f"(SELECT try_cast(p.a AS INTEGER) AS a, try_cast(p.b AS INTEGER) AS b FROM "
+            f"(SELECT {parts} AS p FROM {_TEXT} WHERE {maybe}))"
         ).fetchone()
         day_only, month_only = day_only + day, month_only + month
     if day_only and month_only:
@@ -375,9 +412,9 @@ def _number_text(text: str) -> str:
     return f"CASE WHEN regexp_matches({stripped}, '^\\(.*\\)$') THEN '-' || trim({stripped}, '()') ELSE {stripped} END"
 
 
-def _typed_expr(column: Column, raw: str, day_first: bool) -> str:
-    """SQL converting the text column `raw` to the column's type; NULL where it cannot be converted."""
-    text = f"nullif(trim({raw}), '')"
+def _typed_expr(column: Column, text: str, day_first: bool) -> str:
+    """SQL converting `text` (a trimmed text column, NULL when empty) to the column's type; NULL where it
+    cannot be converted."""
     if column.sql_type in ("TIMESTAMP", "DATE"):
         moment = (f"CASE WHEN regexp_matches({text}, '{_OFFSET_AT_END}') "
                   f"THEN try_cast(try_cast({text} AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP) "
@@ -387,7 +424,8 @@ def _typed_expr(column: Column, raw: str, day_first: bool) -> str:
         number = _number_text(text)
         value = (f"CASE WHEN {number} LIKE '%\\%' ESCAPE '\\' THEN try_cast(rtrim({number}, '%') AS DOUBLE) / 100 "
                  f"ELSE try_cast({number} AS DOUBLE) END")
-        if column.sql_type == "DOUBLE":
+        if column.sql_type == "DOUBLE":  # plain numbers first: the cleaning leaves them as they are
+            value = f"coalesce(try_cast({text} AS DOUBLE), {value})"
             return f"CASE WHEN isfinite({value}) THEN {value} END"
         return (f"CASE WHEN regexp_matches({number}, '^[+-]?[0-9]+$') THEN try_cast({number} AS BIGINT) "
                 f"WHEN {value} = round({value}) THEN try_cast({value} AS BIGINT) END")
@@ -403,32 +441,51 @@ def boolean_expr(text: str) -> str:
     return f"CASE WHEN lower({text}) IN ({truthy}) THEN true WHEN lower({text}) IN ({falsy}) THEN false END"
 
 
-def _typed_select(plan: Plan, resolved: dict[str, str], day_first: bool, where: str = "TRUE") -> str:
-    """SELECT of the staged file as typed canonical columns plus `_row`."""
-    parts = [ROW]
+def _typed_select(plan: Plan, resolved: dict[str, str], day_first: bool, part: int, where: str) -> str:
+    """SELECT of the staged file as typed canonical columns plus `_row`, `_part` and, for each column that
+    is converted from text, `_given_{column}`: whether the file has a value there (to tell a bad one)."""
+    used = dict.fromkeys(quote_ident(resolved[c.name]) for c in plan.table.columns if c.name in resolved)
+    # Each value is trimmed once, below, rather than wherever a conversion reads it.
+    texts = ", ".join(f"{value_sql(h)} AS {h}" for h in used)
+    parts = [ROW, f"{part} AS _part"]
     for column in plan.table.columns:
         if column.name in resolved:
             parts.append(f"{_typed_expr(column, quote_ident(resolved[column.name]), day_first)} AS {column.name}")
         else:
             parts.append(f"CAST(NULL AS {column.sql_type}) AS {column.name}")
+        if column.sql_type != "VARCHAR":
+            given = f"{quote_ident(resolved[column.name])} IS NOT NULL" if column.name in resolved else "false"
+            parts.append(f"{given} AS _given_{column.name}")
     if plan.table.name == "leads":
         extra = [h for h in plan.headers if h not in resolved.values()]
         keys = [normalize_name(h) or h for h in extra]
         keys = [k if keys.count(k) == 1 else h for k, h in zip(keys, extra)]
         pairs = ", ".join(f"{quote_literal(k)}: nullif(trim({quote_ident(h)}), '')" for k, h in zip(keys, extra))
         parts.append(f"MAP {{{pairs}}} AS attributes" if extra else "CAST(NULL AS MAP(VARCHAR, VARCHAR)) AS attributes")
-    return f"SELECT {', '.join(parts)} FROM {_STAGED} WHERE {where}"
+    return f"SELECT {', '.join(parts)} FROM (SELECT * REPLACE ({texts}) FROM {_STAGED} WHERE {where})"
 
 
 def _add_constant_column(con: duckdb.DuckDBPyConnection, header: str, value: str) -> str:
     """Give every staged row the same value in a new column `header`; return the header."""
-    con.execute(f"ALTER TABLE {_STAGED} ADD COLUMN {quote_ident(header)} VARCHAR")
-    con.execute(f"UPDATE {_STAGED} SET {quote_ident(header)} = ?", [value])
+    con.execute(f"ALTER TABLE {_TEXT} ADD COLUMN {quote_ident(header)} VARCHAR")
+    con.execute(f"UPDATE {_TEXT} SET {quote_ident(header)} = ?", [value])
     return header
 
 
-def _parts(con: duckdb.DuckDBPyConnection, plan: Plan, options: ImportOptions, name: str, day_first: bool) -> list[str]:
-    """The typed SELECTs whose union is the file's rows: one for a long file, one per stage for a wide one."""
+@dataclass(frozen=True)
+class _Part:
+    """Staged rows (`where`) read as table rows, with the header feeding each column (`resolved`).
+
+    `status` is the status header of a status part, whose rows must carry a date.
+    """
+
+    resolved: dict[str, str]
+    where: str = "TRUE"
+    status: str | None = None
+
+
+def _parts(con: duckdb.DuckDBPyConnection, plan: Plan, options: ImportOptions, name: str) -> list[_Part]:
+    """The parts whose union is the file's rows: one for a long file, one per stage for a wide one."""
     resolved = dict(plan.resolved)
     if plan.table.name == "experiment_variants" and "metric" not in resolved:
         resolved["metric"] = _add_constant_column(con, "(metric)", DEFAULT_METRIC)
@@ -437,45 +494,44 @@ def _parts(con: duckdb.DuckDBPyConnection, plan: Plan, options: ImportOptions, n
             raise BadInput("the stage given for the whole file must not be empty", file=name)
         resolved["stage"] = _add_constant_column(con, "(stage)", options.stage.strip())
     if plan.table.name != "events" or not (plan.stage_dates or options.status):
-        _check_values(con, plan.table, resolved, "TRUE", name, day_first)
-        return [_typed_select(plan, resolved, day_first)]
+        return [_Part(resolved)]
 
     shared = {k: v for k, v in resolved.items() if k not in ("value", "(status)", "(status date)")}
     parts = []
     for stage, header in plan.stage_dates.items():
         part = {**shared, "stage": _add_constant_column(con, f"(stage {stage})", stage), "occurred_at": header}
-        dated = f"nullif(trim({quote_ident(header)}), '') IS NOT NULL"
-        _check_values(con, plan.table, part, dated, name, day_first)
-        parts.append(_typed_select(plan, part, day_first, where=dated))
+        parts.append(_Part(part, f"nullif(trim({quote_ident(header)}), '') IS NOT NULL"))
     if options.status:
         status_stage = _status_stages(con, resolved["(status)"], options.status_map)
         part = {**shared, "stage": status_stage, "occurred_at": resolved["(status date)"],
                 **({"value": resolved["value"]} if "value" in resolved else {})}
-        dated = f"nullif(trim({quote_ident(part['occurred_at'])}), '') IS NOT NULL"
-        undated = con.execute(
-            f"SELECT {ROW}, {quote_ident(resolved['(status)'])} FROM {_STAGED} "
-            f"WHERE {quote_ident(status_stage)} IS NOT NULL AND NOT ({dated}) ORDER BY {ROW} LIMIT 1").fetchone()
-        if undated:
-            raise BadInput(f"is '{undated[1]}' but has no date in '{part['occurred_at']}'", file=name,
-                           row=undated[0], column=resolved["(status)"])
-        has_stage = f"{quote_ident(status_stage)} IS NOT NULL"
-        _check_values(con, plan.table, part, has_stage, name, day_first)
-        parts.append(_typed_select(plan, part, day_first, where=has_stage))
+        parts.append(_Part(part, f"{quote_ident(status_stage)} IS NOT NULL", status=resolved["(status)"]))
     if not parts:
         raise BadInput("no stage columns: give --stage-date STAGE=COLUMN or --status COLUMN --status-date COLUMN",
                        file=name)
     return parts
 
 
+def _check_dated(con: duckdb.DuckDBPyConnection, part: _Part, name: str) -> None:
+    """Raise BadInput for the first row of a status part whose status is a stage but that has no date."""
+    date_header = part.resolved["occurred_at"]
+    undated = con.execute(
+        f"SELECT {ROW}, {quote_ident(part.status)} FROM {_STAGED} WHERE {part.where} "
+        f"AND nullif(trim({quote_ident(date_header)}), '') IS NULL ORDER BY {ROW} LIMIT 1").fetchone()
+    if undated:
+        raise BadInput(f"is '{undated[1]}' but has no date in '{date_header}'", file=name, row=undated[0],
+                       column=part.status)
+
+
 def _status_stages(con: duckdb.DuckDBPyConnection, status: str, status_map: Mapping[str, str]) -> str:
     """Stage each row's status means (given map first, then common CRM values); a new staged column."""
     header = "(status stage)"
     meanings = {**STATUS_STAGES, **{v.strip().lower(): s.strip() for v, s in status_map.items()}}
-    con.execute(f"ALTER TABLE {_STAGED} ADD COLUMN {quote_ident(header)} VARCHAR")
+    con.execute(f"ALTER TABLE {_TEXT} ADD COLUMN {quote_ident(header)} VARCHAR")
     con.execute(
-        f"UPDATE {_STAGED} SET {quote_ident(header)} = m.stage "
+        f"UPDATE {_TEXT} SET {quote_ident(header)} = m.stage "
         f"FROM (SELECT unnest(?) AS value, unnest(?) AS stage) m "
-        f"WHERE lower(trim({_STAGED}.{quote_ident(status)})) = m.value",
+        f"WHERE lower(trim({_TEXT}.{quote_ident(status)})) = m.value",
         [list(meanings), list(meanings.values())],
     )
     return header
@@ -498,20 +554,20 @@ def _responses_part(con: duckdb.DuckDBPyConnection, plan: Plan, responses: tuple
 
 
 def _check_values(
-    con: duckdb.DuckDBPyConnection, table: Table, resolved: dict[str, str], where: str, name: str, day_first: bool
+    con: duckdb.DuckDBPyConnection, table: Table, resolved: dict[str, str], part: int, name: str, day_first: bool
 ) -> None:
-    """Raise BadInput for the first row with a value that is missing, malformed or impossible (one scan)."""
-    typed = {c.name: f"({_typed_expr(c, quote_ident(resolved[c.name]), day_first)})"
-             for c in table.columns if c.name in resolved}
+    """Raise BadInput for the first row of part `part` of the converted file with a value that is missing,
+    malformed or impossible (one scan of the converted values)."""
+    typed = {c.name: quote_ident(c.name) for c in table.columns}
     checks: list[tuple[str, str, str]] = []  # (column, condition true for a bad row, what is wrong)
     for column in table.columns:
         if column.name not in resolved:
             continue
-        raw = f"nullif(trim({quote_ident(resolved[column.name])}), '')"
+        given = f"{typed[column.name]} IS NOT NULL" if column.sql_type == "VARCHAR" else f"_given_{column.name}"
         if column.sql_type in _EXPECTED:
             dated = day_first and column.sql_type in ("TIMESTAMP", "DATE")
             form = " (read day-first; give --monthfirst if it is not)" if dated else ""
-            checks.append((column.name, f"{raw} IS NOT NULL AND {typed[column.name]} IS NULL",
+            checks.append((column.name, f"{given} AND {typed[column.name]} IS NULL",
                            f"is not {_EXPECTED[column.sql_type]}{form}"))
         if column.sql_type in ("TIMESTAMP", "DATE"):
             checks.append((column.name, f"{typed[column.name]} < DATE '{EARLIEST_DATE}'",
@@ -519,7 +575,7 @@ def _check_values(
             checks.append((column.name, f"{typed[column.name]} > current_date + INTERVAL {LATEST_YEARS_AHEAD} YEAR",
                            f"is more than {LATEST_YEARS_AHEAD} years in the future"))
         if column.required:
-            checks.append((column.name, f"{raw} IS NULL", "is empty, but every row needs a value"))
+            checks.append((column.name, f"NOT ({given})", "is empty, but every row needs a value"))
         if column.name in COUNT_COLUMNS:
             checks.append((column.name, f"{typed[column.name]} < 0", "is negative, which a count or amount cannot be"))
     if table.name == "experiment_variants" and "conversions" in resolved:
@@ -527,7 +583,7 @@ def _check_values(
     if not checks:
         return
     firsts = con.execute(f"SELECT {', '.join(f'min({ROW}) FILTER (WHERE {bad})' for _, bad, _ in checks)} "
-                         f"FROM {_STAGED} WHERE {where}").fetchone()
+                         f"FROM {_TYPED} WHERE _part = ?", [part]).fetchone()
     found = [(row, i) for i, row in enumerate(firsts) if row is not None]
     if found:
         row, i = min(found)
@@ -544,13 +600,14 @@ def _clip(value: str, limit: int = 60) -> str:
 def _insert_new_rows(
     con: duckdb.DuckDBPyConnection, table: Table, typed: str, import_id: int, resolved: dict[str, str]
 ) -> int:
-    """Insert the file's rows whose natural key is new (the first copy within the file wins).
+    """Insert the rows of the converted file (table `typed`) whose natural key is new (the first copy
+    within the file wins).
 
     Leads already present keep their row and owner, but take the attributes this file brings.
     """
     key = table.natural_key
     columns = [c.name for c in table.columns] + (["attributes"] if table.name == "leads" else [])
-    first_copies = (f"SELECT * FROM ({typed}) QUALIFY row_number() OVER "
+    first_copies = (f"SELECT * FROM {typed} QUALIFY row_number() OVER "
                     f"(PARTITION BY {', '.join(key)} ORDER BY {ROW}) = 1")
     if table.name == "leads":
         updates = [f"{c} = coalesce(f.{c}, leads.{c})" for c in resolved if c in columns and c != "lead_id"] + [

@@ -31,6 +31,7 @@ from contextlib import contextmanager
 import duckdb
 
 from analytics.schema import FUNNEL_STAGES
+from analytics.sources import value_sql
 from analytics.sql import quote_ident, quote_literal
 
 _SCOPE = "temp.journey_scope"
@@ -84,14 +85,20 @@ def refreshed(con: duckdb.DuckDBPyConnection, leads_sql: str, params: Mapping[st
     journeys once the block has written its rows, in the caller's transaction.
 
     Noting them first lets a block that deletes rows (removing an import) name the leads it changes.
+    Without any journeys yet (a first import) there is nothing to note: every journey is built.
     A block that fails leaves the rebuild to the caller's rollback.
     """
+    built = con.execute("SELECT count(*) FROM journeys").fetchone()[0]
+    if not built:
+        yield
+        rebuild(con)
+        return
     con.execute(f"CREATE OR REPLACE TEMP TABLE journey_scope AS SELECT DISTINCT lead_id FROM ({leads_sql})",
                 dict(params or {}))
     yield
-    scoped, built = con.execute(f"SELECT (SELECT count(*) FROM {_SCOPE}), (SELECT count(*) FROM journeys)").fetchone()
+    scoped = con.execute(f"SELECT count(*) FROM {_SCOPE}").fetchone()[0]
     if 2 * scoped >= built:
-        rebuild(con)  # as quick as looking the leads up, e.g. for a first import
+        rebuild(con)  # as quick as looking the leads up
     else:
         scope = f"WHERE lead_id IN (SELECT lead_id FROM {_SCOPE})"
         con.execute(f"DELETE FROM journeys {scope}")
@@ -120,7 +127,7 @@ def _build_sql(scope: str) -> str:
     return f"""
         WITH cleaned AS (
             SELECT lead_id, stage, occurred_at, value,
-                   NULLIF(TRIM(channel), '') AS channel, NULLIF(TRIM(campaign_id), '') AS campaign_id
+                   {value_sql('channel')} AS channel, {value_sql('campaign_id')} AS campaign_id
             FROM events {scope}),
         picked AS (  -- the events a journey reads: funnel stages and touches with a value
             SELECT * FROM cleaned
@@ -133,8 +140,8 @@ def _build_sql(scope: str) -> str:
             FROM picked GROUP BY lead_id),
         lead_rows AS (
             SELECT lead_id, {lead_values}
-            FROM (SELECT lead_id, created_at, NULLIF(TRIM(channel), '') AS c, NULLIF(TRIM(campaign_id), '') AS p,
-                         NULLIF(TRIM(seniority), '') AS s, NULLIF(TRIM(account_id), '') AS a
+            FROM (SELECT lead_id, created_at, {value_sql('channel')} AS c, {value_sql('campaign_id')} AS p,
+                         {value_sql('seniority')} AS s, {value_sql('account_id')} AS a
                   FROM leads {scope})
             GROUP BY lead_id)
         SELECT lead_id, {stages},

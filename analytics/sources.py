@@ -4,7 +4,8 @@ CSV (any delimiter; UTF-8, UTF-8 with a BOM, or CP949 / EUC-KR as Korean Excel w
 (.xlsx, .xls, .ods through python-calamine) and Parquet. DuckDB cannot load its encodings or Excel
 extensions here, so a CSV that is not UTF-8 is transcoded in a streaming pass into a temporary UTF-8
 file first, and an Excel sheet is read by calamine into an Arrow table. Every value is staged as text
-with its 1-based data row number in `_row`, so validation can name the row of the original file.
+in the table `import_staging_text`, and the view `import_staging` adds each row's 1-based data row number
+as `_row`, so validation can name the row of the original file.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
 from analytics.errors import BadInput
 from analytics.sql import quote_ident, quote_literal
 
-STAGE_TABLE = "import_staging"
+STAGE_TABLE = "import_staging"  # a view of TEXT_TABLE with `_row`
+TEXT_TABLE = "import_staging_text"
 ROW = "_row"
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -36,7 +37,7 @@ _FALLBACK_ENCODING = "cp949"  # a superset of EUC-KR: what Korean Excel writes
 
 def stage_file(con: duckdb.DuckDBPyConnection, source: Path, name: str, *, encoding: str | None = None,
                sheet: str | None = None) -> list[str]:
-    """Create temp table `import_staging` (text columns + `_row`) from `source`; return the file's headers."""
+    """Create temp view `import_staging` (text columns + `_row`) from `source`; return the file's headers."""
     suffix = source.suffix.lower()
     if suffix in EXCEL_SUFFIXES:
         headers = _stage_excel(con, source, name, sheet)
@@ -45,10 +46,28 @@ def stage_file(con: duckdb.DuckDBPyConnection, source: Path, name: str, *, encod
     else:
         with _utf8_copy(source, name, encoding) as readable:
             headers = _stage_csv(con, readable, name)
-    # Row numbers: insertion order of a committed table is the file's order.
-    con.execute(f"ALTER TABLE temp.{STAGE_TABLE} ADD COLUMN {ROW} BIGINT")
-    con.execute(f"UPDATE temp.{STAGE_TABLE} SET {ROW} = rowid + 1")
+    # Row numbers: insertion order of a committed table is the file's order, so a row's rowid is its
+    # position; a view reads it for free where storing it would rewrite every row.
+    con.execute(f"CREATE TEMP VIEW {STAGE_TABLE} AS SELECT rowid + 1 AS {ROW}, * FROM temp.{TEXT_TABLE}")
     return headers
+
+
+def untrimmed_sql(text: str) -> str:
+    """SQL true when `trim` would leave the text `text` as it is: trim removes spaces (Unicode category Zs),
+    and an ASCII text (as many bytes as characters) has only ' ' among them."""
+    return f"(strlen({text}) = length({text}) AND NOT (starts_with({text}, ' ') OR ends_with({text}, ' ')))"
+
+
+def value_sql(text: str) -> str:
+    """SQL for `nullif(trim(text), '')`, the value a text holds, without the copy trim makes of every text
+    when there is nothing to trim (and without the second evaluation nullif makes of its argument)."""
+    return f"CASE WHEN {untrimmed_sql(text)} THEN nullif({text}, '') ELSE nullif(trim({text}), '') END"
+
+
+def drop_staged(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the staged file, if there is one."""
+    con.execute(f"DROP VIEW IF EXISTS temp.{STAGE_TABLE}")
+    con.execute(f"DROP TABLE IF EXISTS temp.{TEXT_TABLE}")
 
 
 def _stage_query(con: duckdb.DuckDBPyConnection, reader: str, params: list[object], name: str, what: str) -> list[str]:
@@ -56,7 +75,7 @@ def _stage_query(con: duckdb.DuckDBPyConnection, reader: str, params: list[objec
         headers = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {reader}", params).fetchall()]
         _check_headers(headers, name)
         as_text = ", ".join(f"CAST({quote_ident(h)} AS VARCHAR) AS {quote_ident(h)}" for h in headers)
-        con.execute(f"CREATE TEMP TABLE {STAGE_TABLE} AS SELECT {as_text} FROM {reader}", params)
+        con.execute(f"CREATE TEMP TABLE {TEXT_TABLE} AS SELECT {as_text} FROM {reader}", params)
     except duckdb.Error as error:
         first_line = str(error).strip().splitlines()[0]
         raise BadInput(f"cannot be read as {what}: {first_line}", file=name) from error
@@ -96,7 +115,7 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> list[st
     reader = (f"read_csv(?, auto_detect = false, header = true, delim = {quote_literal(delimiter)}, quote = '\"', "
               f"escape = '\"', strict_mode = true, buffer_size = {_CSV_BUFFER}, columns = {columns})")
     try:
-        con.execute(f"CREATE TEMP TABLE {STAGE_TABLE} AS SELECT * FROM {reader}", [str(path)])
+        con.execute(f"CREATE TEMP TABLE {TEXT_TABLE} AS SELECT * FROM {reader}", [str(path)])
     except duckdb.Error as error:
         raise _csv_error(str(error), name) from error
     return headers
@@ -119,6 +138,7 @@ def _csv_error(text: str, name: str) -> BadInput:
 
 def _stage_excel(con: duckdb.DuckDBPyConnection, source: Path, name: str, sheet: str | None) -> list[str]:
     """Read one sheet (the first unless named) with calamine; its first row is the header."""
+    import pyarrow as pa
     from python_calamine import CalamineWorkbook
 
     try:
@@ -136,7 +156,7 @@ def _stage_excel(con: duckdb.DuckDBPyConnection, source: Path, name: str, sheet:
     table = pa.table({h: pa.array(v, type=pa.string()) for h, v in columns.items()})
     con.register("excel_sheet", table)
     try:
-        con.execute(f"CREATE TEMP TABLE {STAGE_TABLE} AS SELECT * FROM excel_sheet")
+        con.execute(f"CREATE TEMP TABLE {TEXT_TABLE} AS SELECT * FROM excel_sheet")
     finally:
         con.unregister("excel_sheet")
     return headers

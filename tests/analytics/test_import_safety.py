@@ -150,6 +150,17 @@ def test_a_full_disk_stops_an_import_with_a_clear_message_and_leaves_the_warehou
     assert _state(db) == (before[0] + 300_000, before[1] + 1)
 
 
+def test_a_large_file_whose_every_row_comes_twice_keeps_the_first_copies(wcon, tmp_path):
+    path = tmp_path / "twice.csv"
+    duckdb.connect().execute(
+        f"COPY (SELECT 'D' || (i % 100000) AS lead_id, 'lead' AS stage, TIMESTAMP '2025-01-01' + to_seconds(i % 100000) "
+        f"AS occurred_at, CASE WHEN i < 100000 THEN 'first' ELSE 'second' END AS channel FROM range(200000) t(i)) "
+        f"TO '{path}' (HEADER)")
+    result = import_file(wcon, "events", path)
+    assert (result.rows_read, result.rows_added, result.rows_skipped) == (200_000, 100_000, 100_000)
+    assert wcon.execute("SELECT channel, count(*) FROM events GROUP BY channel").fetchall() == [("first", 100_000)]
+
+
 def test_a_file_larger_than_the_memory_limit_streams_in(tmp_path):
     big = _events_csv(tmp_path / "big.csv", 2_500_000, "M")
     assert big.stat().st_size > 96 * 1024 * 1024

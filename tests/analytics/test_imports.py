@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from analytics.errors import BadInput
-from analytics.imports import ImportOptions, import_file, import_log, normalize_name, remove_import
+from analytics.imports import ImportOptions, import_file, import_log, normalize_name, preview_file, remove_import
 
 EVENTS = "lead_id,stage,occurred_at,channel\nL1,lead,2026-01-05 09:00:00,webinar\nL1,mql,2026-01-20,\nL2,lead,2026-01-06T10:30:00,display\n"
 
@@ -97,6 +97,41 @@ def test_duplicate_rows_within_a_file_are_kept_once(wcon, write_file):
     path = write_file("dups.csv", "lead_id,stage,occurred_at\nL1,lead,2026-01-01\nL1,lead,2026-01-01\nL1,lead,2026-01-01 00:00:00\n")
     result = import_file(wcon, "events", path)
     assert (result.rows_added, result.rows_skipped) == (1, 2)
+
+
+def test_the_first_copy_of_a_repeated_row_wins_even_when_later_copies_differ(wcon, write_file):
+    path = write_file("dups.csv", "lead_id,stage,occurred_at,channel\nL1,lead,2026-01-01,ads\nL2,lead,2026-01-02,ads\n"
+                                  "L1,lead,2026-01-01 00:00:00,webinar\nL1,lead,2026-01-01,\n")
+    result = import_file(wcon, "events", path)
+    assert (result.rows_added, result.rows_skipped) == (2, 2)
+    assert wcon.execute("SELECT lead_id, channel FROM events ORDER BY lead_id").fetchall() == [("L1", "ads"), ("L2", "ads")]
+
+
+def test_values_padded_with_any_kind_of_space_are_trimmed(wcon, write_file):
+    # \u00a0 no-break space, \u2003 em space, \u3000 ideographic space: DuckDB's trim removes them all,
+    # tabs it keeps, so "\tL3" stays as it is.
+    path = write_file("spaces.csv", "lead_id,stage,occurred_at,channel,value\n"
+                                    "\u00a0L1\u3000, lead ,\u20032026-01-05 09:00:00 ,\u00a0ads,\u00a012\u00a0\n"
+                                    "L2,lead,2026-01-06,\u3000\u3000,\n\tL3,lead,2026-01-07,web,\n")
+    import_file(wcon, "events", path)
+    rows = wcon.execute("SELECT lead_id, stage, occurred_at, channel, value FROM events ORDER BY occurred_at").fetchall()
+    assert rows == [("L1", "lead", datetime(2026, 1, 5, 9), "ads", 12.0), ("L2", "lead", datetime(2026, 1, 6), None, None),
+                    ("\tL3", "lead", datetime(2026, 1, 7), "web", None)]
+
+
+def test_a_day_first_date_after_a_no_break_space_is_read_day_first(wcon, write_file):
+    path = write_file("eu.csv", "lead_id,stage,occurred_at\nL1,lead,\u00a031/01/2026\nL2,lead,05/02/2026\n")
+    import_file(wcon, "events", path)
+    assert dict(wcon.execute("SELECT lead_id, occurred_at FROM events").fetchall()) == {
+        "L1": datetime(2026, 1, 31), "L2": datetime(2026, 2, 5)}
+
+
+def test_an_import_leaves_no_staged_tables_behind_whether_it_succeeds_or_not(wcon, write_file):
+    import_file(wcon, "events", write_file("good.csv", EVENTS))
+    with pytest.raises(BadInput, match="row 2"):
+        import_file(wcon, "events", write_file("bad.csv", "lead_id,stage,occurred_at\nL7,lead,2026-02-01\nL8,lead,soon\n"))
+    assert wcon.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchone()[0] == 0
+    assert wcon.execute("SELECT count(*) FROM duckdb_views() WHERE temporary AND NOT internal").fetchone()[0] == 0
 
 
 def test_removing_an_import_removes_exactly_its_rows(wcon, write_file):
@@ -202,3 +237,13 @@ def test_header_names_with_quotes_are_quoted_safely(wcon, write_file):
 def test_normalize_name_makes_headers_canonical():
     assert normalize_name("\ufeffLead ID ") == "lead_id"
     assert normalize_name("Occurred-At") == "occurred_at"
+
+
+def test_preview_shows_the_rows_asked_for_with_their_file_row_numbers(write_file):
+    lines = "lead_id,stage,occurred_at\n" + "".join(f"L{i},lead,2026-01-0{i}\n" for i in range(1, 7))
+    plan, head = preview_file("events", write_file("six.csv", lines), first_row=3, rows=2)
+    assert head["row"].tolist() == [3, 4]
+    assert head["lead_id"].tolist() == ["L3", "L4"]
+    assert plan.resolved["lead_id"] == "lead_id"
+    _, tail = preview_file("events", write_file("six.csv", lines), first_row=5, rows=20)
+    assert tail["row"].tolist() == [5, 6]

@@ -127,6 +127,22 @@ def test_imports_and_removing_them_keep_the_table_equal_to_a_full_rebuild(wcon, 
     assert table(wcon) == []
 
 
+def test_a_first_import_builds_every_journey_and_records_what_it_was_built_from(wcon, write_file):
+    import_file(wcon, "events", write_file("events.csv", EVENTS))
+    assert [row[0] for row in table(wcon)] == ["L1", "L2", "L3"] and table(wcon) == rebuilt(wcon)
+    assert wcon.execute("SELECT events, leads FROM journey_state").fetchone() == (4, 0)
+    assert journeys.is_current(wcon)
+
+
+def test_first_touches_padded_with_any_kind_of_space_are_trimmed(wcon, write_file):
+    padded = "lead_id,stage,occurred_at,channel,campaign_id\nL1,lead,2026-01-05,\u00a0webinar ,\u3000\nL1,mql,2026-01-06,ads,C1\n"
+    import_file(wcon, "events", write_file("padded.csv", padded))
+    import_file(wcon, "leads", write_file("leads.csv", "lead_id,channel,seniority\nL1,\u2003partner,\u00a0\n"))
+    row = journey(wcon, "L1")
+    assert (row["channel"], row["campaign_id"], row["lead_channel"], row["seniority"]) == ("webinar", "C1", "partner", None)
+    assert table(wcon) == rebuilt(wcon)
+
+
 def test_a_failed_import_leaves_the_journeys_as_they_were(wcon, write_file):
     import_file(wcon, "events", write_file("events.csv", EVENTS))
     before = table(wcon)
