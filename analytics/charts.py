@@ -7,6 +7,8 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from analytics.names import label  # noqa: F401  (charts.label: the pages' name for it)
+
 # Colour-blind-safe qualitative palette (Okabe-Ito, without black), then Tableau's for more groups.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#7f7f7f"]
 EXTRA = ["#4E79A7", "#F28E2B", "#59A14F", "#B07AA1", "#9C755F", "#EDC948", "#76B7B2", "#FF9DA7"]
@@ -25,20 +27,6 @@ def colour_of(group: str) -> str:
     if group in FIXED_COLOURS:
         return FIXED_COLOURS[group]
     return EXTRA[sum(ord(c) * (i + 1) for i, c in enumerate(group)) % len(EXTRA)]
-
-
-def label(name: str, longest: int = 48) -> str:
-    """A stage, channel or column name as people read it: 'paid_search' -> 'Paid search', 'mql' -> 'MQL';
-    names longer than `longest` characters end in an ellipsis, so one long name cannot squeeze a chart.
-
-    >>> label("paid_search"), label("mql"), label("a very long campaign name", longest=12)
-    ('Paid search', 'MQL', 'A very long…')
-    """
-    words = str(name).replace("_", " ")
-    upper = {"mql": "MQL", "sql": "SQL", "ctr": "CTR", "ci": "CI", "id": "ID", "p": "p", "km": "KM"}
-    text = " ".join(upper.get(w.lower(), w) for w in words.split(" "))
-    text = text if len(text) <= longest else text[:longest - 1] + "…"
-    return text[:1].upper() + text[1:]
 
 
 def styled(figure: go.Figure, height: int = 380) -> go.Figure:
@@ -79,7 +67,7 @@ def funnel(table: pd.DataFrame) -> go.Figure:
     widest = max(int(table["count"].max()), 1)
     # Text inside bars wide enough to hold it, beside narrow ones.
     positions = ["inside" if c / widest > 0.55 else "outside" for c in table["count"]]
-    labels = [text if where == "inside" else "\u00a0\u00a0" + text for text, where in zip(labels, positions)]
+    labels = [text if where == "inside" else "\u00a0" * 5 + text for text, where in zip(labels, positions)]
     figure = go.Figure(go.Funnel(y=[label(s) for s in table["stage"]], x=table["count"], text=labels,
                                  textinfo="text", textposition=positions, cliponaxis=False,
                                  textfont={"size": 15}, insidetextfont={"color": "white"},

@@ -72,6 +72,7 @@ from analytics import journeys
 from analytics.durations import Duration, funnel_windows
 from analytics.errors import BadInput
 from analytics.filters import Filters
+from analytics.names import label
 from analytics.schema import FUNNEL_STAGES
 from analytics.sql import quote_ident
 
@@ -205,18 +206,18 @@ def largest_dropoff(table: pd.DataFrame, spec: FunnelSpec | None = None) -> str:
         return "No one entered the funnel in this selection."
     drops = totals["count"].shift(1) - totals["count"]
     if drops.max() <= 0:
-        return f"Everyone who entered reached {totals['stage'].iloc[-1]}: there is no drop-off."
+        return f"Everyone who entered reached {label(totals['stage'].iloc[-1])}: there is no drop-off."
     step = drops.idxmax()
     before, after = totals.loc[step - 1], totals.loc[step]
     drop = int(drops[step])
     sentence = (
-        f"The largest drop-off is from {before['stage']} to {after['stage']}: {drop:,} of {before['count']:,} "
-        f"({drop / before['count']:.0%}) did not get to {after['stage']}"
+        f"The largest drop-off is from {label(before['stage'])} to {label(after['stage'])}: {drop:,} of "
+        f"{before['count']:,} ({drop / before['count']:.0%}) did not get to {label(after['stage'])}"
     )
     still_open = int(after["open"])
     sentence = f"{sentence}, {still_open:,} of them still inside their window." if still_open else f"{sentence}."
     if spec is not None and spec.transition_windows[step - 2] is None:
-        sentence += (f" {before['stage']} → {after['stage']} has no time limit, so recent units that may still get "
+        sentence += (f" {label(before['stage'])} → {label(after['stage'])} has no time limit, so recent units that may still get "
                      "there count as dropped: give it a window to track them.")
     return sentence
 

@@ -378,7 +378,7 @@ def test_largest_dropoff_names_the_step_in_one_sentence(con, add_events):
     add_events(*[("L%d" % i, "mql", "2024-01-02") for i in range(3)], ("L0", "sql", "2024-01-03"))
     table = funnel(con, FunnelSpec(stages=("lead", "mql", "sql")), Filters(as_of=date(2024, 3, 1)))
     assert largest_dropoff(table) == (
-        "The largest drop-off is from mql to sql: 2 of 3 (67%) did not get to sql, 2 of them still inside their window."
+        "The largest drop-off is from MQL to SQL: 2 of 3 (67%) did not get to SQL, 2 of them still inside their window."
     )
 
 
