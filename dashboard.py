@@ -154,6 +154,17 @@ def run_query(query: Callable[..., T], *args: Any) -> T:
         raise
 
 
+def read_once(query: Callable[..., T], *args: Any) -> T:
+    """Run `query(con, *args)` without caching its result: for a download built on click (a whole list of
+    leads), which would otherwise stay in the dashboard's memory after it has been sent."""
+    current = engine()
+    if current.on_clickhouse:
+        with _clickhouse(current) as con:
+            return query(con, *args)
+    with reader(db_path(), timeout=BUSY_WAIT_SECONDS, memory_limit=QUERY_MEMORY) as con:
+        return query(con, *args)
+
+
 def run_write(action: Callable[[duckdb.DuckDBPyConnection | ClickHouseConnection], T]) -> T:
     """Run a write (an upload, a removal, the demo) on a connection held only for that write: DuckDB's
     writer, or a ClickHouse connection when the dashboard runs there."""

@@ -8,7 +8,7 @@ from analytics.errors import BadInput
 from analytics.exports import safe_csv
 from analytics.funnel import FunnelSpec, dropped_leads, funnel, funnel_over_time, largest_dropoff
 from analytics.summary import breakdown_attributes, stage_names
-from dashboard import run_query, shared_filters
+from dashboard import read_once, run_query, shared_filters
 from pages import reroute
 
 SMALL_GROUP = 30  # groups with fewer units at a step are flagged, not ranked
@@ -101,7 +101,7 @@ def render() -> None:
                                 "entered_at": st.column_config.DatetimeColumn("Entered", format="YYYY-MM-DD HH:mm"),
                                 "last_step_at": st.column_config.DatetimeColumn("Last step reached", format="YYYY-MM-DD HH:mm"),
                                 "unfinished": st.column_config.CheckboxColumn("Still inside window")})
-    st.download_button("Download as CSV", lambda: safe_csv(run_query(dropped_leads, spec, filters, number)),
+    st.download_button("Download as CSV", lambda: safe_csv(read_once(dropped_leads, spec, filters, number)),
                        file_name=f"dropped_before_{step}.csv", mime="text/csv", icon=":material/download:")
 
 

@@ -10,7 +10,7 @@ from analytics.errors import BadInput
 from analytics.exports import safe_csv
 from analytics.scoring import (DEFAULT_RULES, Rules, describe, load_rules, parse_rules, rules_path,
                                sales_ready_list, sales_ready_top, save_rules, score_check, signal_names)
-from dashboard import can, refusal, run_query, shared_filters
+from dashboard import can, read_once, refusal, run_query, shared_filters
 from pages import reroute
 
 OUTCOMES = {"sql": "SQL", "won": "Won deal", "mql": "MQL"}  # value in the URL -> label
@@ -187,7 +187,7 @@ def _sales_ready(rules: Rules, filters) -> None:
                                 "band": "Band", "stage": "Stage", "touches": "Scored touches",
                                 "last_touch_at": st.column_config.DatetimeColumn("Last touch", format="D MMM YYYY")})
     st.download_button("Download the sales-ready list",
-                       lambda: safe_csv(run_query(sales_ready_list, rules, filters)[columns]),
+                       lambda: safe_csv(read_once(sales_ready_list, rules, filters)[columns]),
                        file_name="sales_ready_leads.csv", mime="text/csv", icon=":material/download:")
 
 
