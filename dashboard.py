@@ -21,6 +21,7 @@ import queue
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
+from datetime import datetime
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -118,7 +119,7 @@ def _clickhouse(current: Engine) -> Iterator[ClickHouseConnection]:
 
 
 @st.cache_data(show_spinner="Reading the warehouse ...", max_entries=512)
-def _cached_query(_query: Callable[..., Any], query_name: str, source: str, version: tuple[int, ...],
+def _cached_query(_query: Callable[..., Any], query_name: str, source: str, version: tuple[int, ...], hour: str,
                   _connection: Callable[[], AbstractContextManager[Any]], *args: Any) -> Any:
     with _connection() as con:
         return _query(con, *args)
@@ -126,22 +127,24 @@ def _cached_query(_query: Callable[..., Any], query_name: str, source: str, vers
 
 def run_query(query: Callable[..., T], *args: Any) -> T:
     """Run `query(con, *args)` on the engine's connection (DuckDB: short-lived and read-only), cached until
-    the data changes.
+    the data changes or the hour turns.
 
     When an import holds the warehouse for longer than we wait, or the data cannot be reached, the page
     says so and stops.
     """
     current = engine()
     name = f"{query.__module__}.{query.__qualname__}"
+    # Without an as-of date the figures are seen from now (open leads age): kept at most within the hour.
+    hour = datetime.now().strftime("%Y-%m-%d %H")
     try:
         if not current.on_clickhouse:
             path = str(db_path())
-            return _cached_query(query, name, path, data_version(path),
+            return _cached_query(query, name, path, data_version(path), hour,
                                  lambda: reader(path, timeout=BUSY_WAIT_SECONDS, memory_limit=QUERY_MEMORY), *args)
         from analytics.clickhouse.connection import data_version as clickhouse_version
 
         with _clickhouse(current) as con:
-            return _cached_query(query, name, f"{current.url}|{current.database}", clickhouse_version(con),
+            return _cached_query(query, name, f"{current.url}|{current.database}", clickhouse_version(con), hour,
                                  lambda: nullcontext(con), *args)
     except WarehouseBusy:
         st.warning("An import is writing to the warehouse right now. The figures appear as soon as it "

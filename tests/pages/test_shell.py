@@ -50,3 +50,34 @@ def test_overview_renders_on_an_empty_warehouse(page_app, tmp_path):
     app = page_app("overview", tmp_path / "empty.duckdb").run()
     assert not app.exception
     assert "No leads match the filters." in [i.value for i in app.info]
+
+
+def test_a_cached_result_is_kept_within_the_hour_and_computed_again_after_it(monkeypatch, warehouse):
+    # Without an as-of date the figures are seen from now, so a server left running must not keep them forever.
+    import datetime as clock
+
+    import dashboard
+
+    moment = [clock.datetime(2026, 11, 23, 9, 5)]
+
+    class Clock(clock.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return moment[0]
+
+    calls: list[int] = []
+
+    def leads(con):
+        calls.append(1)
+        return con.execute("SELECT count(*) FROM leads").fetchone()[0]
+
+    monkeypatch.setenv("ANALYTICS_DB", str(warehouse))
+    monkeypatch.setattr(dashboard, "datetime", Clock)
+    dashboard._cached_query.clear()
+    assert dashboard.run_query(leads) == 0 and dashboard.run_query(leads) == 0
+    moment[0] = clock.datetime(2026, 11, 23, 9, 59)
+    assert dashboard.run_query(leads) == 0
+    assert len(calls) == 1
+    moment[0] = clock.datetime(2026, 11, 23, 10, 0)
+    assert dashboard.run_query(leads) == 0
+    assert len(calls) == 2

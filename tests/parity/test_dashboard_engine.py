@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import dashboard
-from analytics import imports
+from analytics import filters, imports
 from analytics.clickhouse.connection import connect
 from analytics.clickhouse.load import copy_to_clickhouse
 from analytics.warehouse import reader
@@ -33,6 +34,22 @@ FILTERED = [("funnel", CHOSEN | {"by": "channel", "mode": "implied"}), ("time_to
             ("cohorts", CHOSEN), ("channels", CHOSEN)]
 TEXTS = ["title", "header", "subheader", "markdown", "caption", "info", "warning", "error", "success", "text"]
 LEADS = b"lead_id,created_at,channel\nW1,2026-03-02,webinar\nW2,2026-03-03,display\nW3,2026-03-04,webinar\n"
+
+
+@pytest.fixture(autouse=True)
+def one_instant(monkeypatch):
+    """Both engines see the data from the same instant and compute it afresh: without an as-of date the
+    figures are seen from now, which moves between the two runs, and the dashboard's cache may hold results
+    an earlier test computed from an earlier now."""
+    instant = datetime.now().replace(microsecond=0)
+
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> datetime:
+            return instant
+
+    monkeypatch.setattr(filters, "datetime", Frozen)
+    dashboard._cached_query.clear()
 
 
 @pytest.fixture(scope="module")
