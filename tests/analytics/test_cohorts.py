@@ -11,7 +11,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analytics import schema
 from analytics.cohorts import COLUMNS, cohorts
 from analytics.durations import Duration
 from analytics.errors import BadInput
@@ -20,14 +19,6 @@ from analytics.time_to_convert import ConversionSpec, _outcomes_query, time_to_c
 from tests.analytics.conftest import insert_events
 
 MQL_SQL = ConversionSpec("mql", "sql", window=None)
-
-
-@pytest.fixture(scope="module")
-def shared_con():
-    connection = duckdb.connect()
-    schema.migrate(connection)
-    yield connection
-    connection.close()
 
 
 def cells(table: pd.DataFrame) -> dict[tuple[str, int], tuple[int, int, bool]]:

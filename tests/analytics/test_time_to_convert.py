@@ -16,7 +16,6 @@ from lifelines import AalenJohansenFitter, KaplanMeierFitter
 from lifelines.statistics import logrank_test, multivariate_logrank_test
 from statsmodels.duration.survfunc import CumIncidenceRight
 
-from analytics import schema
 from analytics.cohorts import cohorts
 from analytics.durations import Duration
 from analytics.errors import BadInput
@@ -371,14 +370,6 @@ def test_naive_share_sentence_names_the_units_still_open(con, add_events):
     sentence = naive_vs_honest(row, "mql", "sql")
     assert sentence.startswith("Counting only conversions seen so far, 33.3% of the 3 leads that reached mql")
     assert "2 are still inside their window" in sentence
-
-
-@pytest.fixture(scope="module")
-def shared_con():
-    connection = duckdb.connect()
-    schema.migrate(connection)
-    yield connection
-    connection.close()
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
