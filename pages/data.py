@@ -159,24 +159,22 @@ def _removal(active: pd.DataFrame) -> None:
                           format_func=lambda i: f"#{i} {active.set_index('import_id').at[i, 'file_name']}")
     if chosen is not None and st.button("Remove its rows", icon=":material/delete:"):
         try:
-            removed = run_write(lambda con: _remove(con, int(chosen), active.set_index("import_id").loc[chosen]))
+            removed = run_write(lambda con: _remove(con, int(chosen)))
         except (BadInput, WarehouseUnavailable) as error:
             st.error(f"Not removed: {error}.", icon=":material/error:")
             return
-        st.success(f"Removed import #{chosen}: " + (", ".join(f"{n:,} {t}" for t, n in removed.items() if n)
+        st.success(f"Removed import #{chosen}: " + (", ".join(f"{n:,} {t}" for t, n in removed.items())
                                                    or "it had added no rows") + ".")
         st.rerun()
 
 
-def _remove(con: duckdb.DuckDBPyConnection | ClickHouseConnection, import_id: int, logged: pd.Series) -> dict[str, int]:
-    """Remove import `import_id`; the rows removed per table. ClickHouse drops the import's partitions
-    without counting them, so there the count is the one its log line records."""
+def _remove(con: duckdb.DuckDBPyConnection | ClickHouseConnection, import_id: int) -> dict[str, int]:
+    """Remove import `import_id` on the dashboard's engine; the rows removed per table."""
     if not engine().on_clickhouse:
         return imports.remove_import(con, import_id, removed_by=who())
     from analytics.clickhouse import load
 
-    load.remove_import(con, import_id, removed_by=who())
-    return {logged["table_name"]: int(logged["rows_added"])}
+    return load.remove_import(con, import_id, removed_by=who())
 
 
 def render() -> None:
