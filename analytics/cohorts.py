@@ -84,7 +84,7 @@ def _cohort_times(con: duckdb.DuckDBPyConnection, spec: ConversionSpec, filters:
     return con.execute(
         f"""
         WITH outcomes AS ({outcomes}),
-        placed AS ({_placed_sql("grp")}),
+        placed AS ({_placed_sql()}),
         per_unit AS (SELECT date_trunc($coh_period, entered_at) AS cohort, outcome, expired, ended_at, days FROM placed),
         counted AS (
             SELECT cohort, CASE WHEN outcome = 'converted' THEN {_index_sql(period, "cohort", "ended_at")} END AS k, days,

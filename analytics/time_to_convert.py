@@ -64,6 +64,7 @@ from analytics.sql import quote_ident
 
 DEFAULT = "default"
 COMPETING = ("lost",)
+Placement = Literal["group", "all", "own"]  # where `_outcome_times` counts open units
 COLUMNS = [
     "group", "entered", "converted", "lost", "open", "expired", "to_before_from",
     "median_days", "p25_days", "p75_days", "p90_days", "mean_days",
@@ -71,6 +72,8 @@ COLUMNS = [
     "p_convert_in_window", "p_convert_ci_low", "p_convert_ci_high", "p_lost_in_window", "horizon_days",
 ]  # fmt: skip
 CURVE_COLUMNS = ["group", "day", "at_risk", "converted_share", "ci_low", "ci_high", "lost_share", "open_share"]
+HISTOGRAM_COLUMNS = ["group", "bin_start_days", "bin_end_days", "converters"]
+COUNTS = ["converted", "lost", "censored", "expired", "to_before_from"]  # per row of `_outcome_times`
 QUANTILES = (("median", 0.5), ("p25", 0.25), ("p75", 0.75), ("p90", 0.9))
 _Z95 = NormalDist().inv_cdf(0.975)
 
@@ -231,23 +234,7 @@ def time_to_convert(con: duckdb.DuckDBPyConnection, spec: ConversionSpec, filter
     km_median_ci_low / _high (NaN: not reached); p_convert_in_window with p_convert_ci_low / _high and
     p_lost_in_window (Aalen-Johansen at horizon_days, the longest follow-up). See the module docstring.
     """
-    rows = []
-    for group, part in _outcome_times(con, spec, filters).groupby("group", sort=False):
-        days, converted = part["days"].to_numpy(dtype=float), part["converted"].to_numpy(dtype=float)
-        curve = aalen_johansen(days, converted, part["lost"], part["censored"])
-        totals = part[["converted", "lost", "censored", "expired", "to_before_from"]].sum()
-        rows.append({
-            "group": group, "entered": int(curve.at_risk[0]), "converted": totals["converted"],
-            "lost": totals["lost"], "open": totals["censored"], "expired": totals["expired"],
-            "to_before_from": totals["to_before_from"],
-            **{f"{name}_days": weighted_quantile(days, converted, q) for name, q in QUANTILES},
-            "mean_days": days @ converted / converted.sum() if converted.sum() else math.nan,
-            **_estimates(curve),
-        })
-    if not rows and spec.by is None:
-        rows.append({"group": ALL_GROUP} | dict.fromkeys(COLUMNS[1:7], 0))
-    table = pd.DataFrame(rows, columns=COLUMNS).astype({c: "int64" for c in COLUMNS[1:7]} | {c: float for c in COLUMNS[7:]})
-    return table.sort_values(["entered", "group"], ascending=[False, True], ignore_index=True)
+    return _summary(_outcome_times(con, spec, filters), overall=spec.by is None)
 
 
 def conversion_curves(con: duckdb.DuckDBPyConnection, spec: ConversionSpec, filters: Filters) -> pd.DataFrame:
@@ -257,23 +244,7 @@ def conversion_curves(con: duckdb.DuckDBPyConnection, spec: ConversionSpec, filt
     with its 95% ci_low / ci_high, lost_share and open_share (they add up to 1), each as of the end of
     `day` (events at exactly `day` days included).
     """
-    frames = []
-    for group, part in _outcome_times(con, spec, filters).groupby("group", sort=False):
-        curve = aalen_johansen(part["days"], part["converted"], part["lost"], part["censored"])
-        grid = np.arange(0, math.floor(curve.days[-1]) + 1, dtype=float)
-        at = np.searchsorted(curve.days, grid, side="right") - 1
-        risk = np.searchsorted(curve.days, grid, side="left")
-        frames.append(pd.DataFrame({
-            "group": group,
-            "day": grid.astype(np.int64),
-            "at_risk": np.append(curve.at_risk, 0)[risk],
-            "converted_share": np.where(at >= 0, curve.converted[at], 0.0),
-            "ci_low": np.where(at >= 0, curve.ci_low[at], math.nan),
-            "ci_high": np.where(at >= 0, curve.ci_high[at], math.nan),
-            "lost_share": np.where(at >= 0, curve.lost[at], 0.0),
-            "open_share": np.where(at >= 0, curve.open[at], 1.0),
-        }))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=CURVE_COLUMNS)
+    return _curves(_outcome_times(con, spec, filters))
 
 
 def conversion_histogram(con: duckdb.DuckDBPyConnection, spec: ConversionSpec, filters: Filters) -> pd.DataFrame:
@@ -281,25 +252,45 @@ def conversion_histogram(con: duckdb.DuckDBPyConnection, spec: ConversionSpec, f
 
     Columns: group, bin_start_days, bin_end_days (bins are [start, end)), converters.
     """
-    outcomes, params = _outcomes_query(con, spec, filters)
-    return con.execute(
-        f"""
-        WITH outcomes AS ({outcomes}),
-        converters AS (SELECT grp, days FROM outcomes WHERE outcome = 'converted'),
-        width AS (SELECT CASE WHEN max(days) <= 45 THEN 1 WHEN max(days) <= 366 THEN 7 ELSE 30 END AS w FROM converters)
-        SELECT grp AS "group", floor(days / w) * w AS bin_start_days, floor(days / w) * w + w AS bin_end_days,
-               count(*) AS converters
-        FROM converters, width GROUP BY ALL ORDER BY "group", bin_start_days
-        """,
-        params,
-    ).df().astype({"bin_start_days": "int64", "bin_end_days": "int64", "converters": "int64"})
+    return _histogram(_outcome_times(con, spec, filters))
 
 
 def compare_groups(con: duckdb.DuckDBPyConnection, spec: ConversionSpec, filters: Filters) -> LogRank:
     """Log-rank test across the groups of `spec.by`: do some groups convert sooner than others?"""
     if spec.by is None:
         return LogRank(math.nan, 0, math.nan, "choose a breakdown to compare groups")
-    return logrank(_outcome_times(con, spec, filters, own_times=True))
+    return logrank(_outcome_times(con, spec, filters, placement="own"))
+
+
+class ConversionReport(NamedTuple):
+    """Everything the time-to-convert page shows for one spec: what `time_to_convert`, `conversion_curves`,
+    `compare_groups` give for the spec, and `time_to_convert`, `conversion_curves`, `conversion_histogram`
+    give without its breakdown (`overall`, `overall_curve`, `histogram`)."""
+
+    overall: pd.DataFrame
+    groups: pd.DataFrame
+    curves: pd.DataFrame
+    overall_curve: pd.DataFrame
+    test: LogRank
+    histogram: pd.DataFrame
+
+
+def conversion_report(con: duckdb.DuckDBPyConnection, spec: ConversionSpec, filters: Filters) -> ConversionReport:
+    """`ConversionReport` from one query over the outcomes, so that a new filter costs one pass, not six.
+
+    With a breakdown, open units are placed over all groups' conversions and losses
+    (`_placed_sql(pooled=True)`): that changes no figure of any group, of all groups together (their
+    rows added up per time), nor the log-rank test, which only moves at conversions and losses of any group.
+    """
+    rows = _outcome_times(con, spec, filters, placement="all" if spec.by else "group")
+    pooled = rows if spec.by is None else _pooled(rows)
+    overall = _summary(pooled, overall=True)
+    overall_curve = _curves(pooled)
+    if spec.by is None:
+        return ConversionReport(overall, overall, overall_curve, overall_curve,
+                                compare_groups(con, spec, filters), _histogram(pooled))
+    return ConversionReport(overall, _summary(rows, overall=False), _curves(rows), overall_curve, logrank(rows),
+                            _histogram(pooled))
 
 
 def speed_sentence(table: pd.DataFrame, test: LogRank, label: str = "group") -> str:
@@ -363,55 +354,128 @@ def _estimates(curve: CumulativeIncidence) -> dict[str, float]:
     }
 
 
+def _summary(rows: pd.DataFrame, overall: bool) -> pd.DataFrame:
+    """`time_to_convert`'s table from `_outcome_times` rows; `overall`: one row "all" even without units."""
+    table = []
+    for group, part in rows.groupby("group", sort=False):
+        days, converted = part["days"].to_numpy(dtype=float), part["converted"].to_numpy(dtype=float)
+        curve = aalen_johansen(days, converted, part["lost"], part["censored"])
+        totals = part[COUNTS].sum()
+        table.append({
+            "group": group, "entered": int(curve.at_risk[0]), "converted": totals["converted"],
+            "lost": totals["lost"], "open": totals["censored"], "expired": totals["expired"],
+            "to_before_from": totals["to_before_from"],
+            **{f"{name}_days": weighted_quantile(days, converted, q) for name, q in QUANTILES},
+            "mean_days": days @ converted / converted.sum() if converted.sum() else math.nan,
+            **_estimates(curve),
+        })
+    if not table and overall:
+        table.append({"group": ALL_GROUP} | dict.fromkeys(COLUMNS[1:7], 0))
+    frame = pd.DataFrame(table, columns=COLUMNS).astype({c: "int64" for c in COLUMNS[1:7]} | {c: float for c in COLUMNS[7:]})
+    return frame.sort_values(["entered", "group"], ascending=[False, True], ignore_index=True)
+
+
+def _curves(rows: pd.DataFrame) -> pd.DataFrame:
+    """`conversion_curves`' table from `_outcome_times` rows."""
+    frames = []
+    for group, part in rows.groupby("group", sort=False):
+        curve = aalen_johansen(part["days"], part["converted"], part["lost"], part["censored"])
+        grid = np.arange(0, math.floor(curve.days[-1]) + 1, dtype=float)
+        at = np.searchsorted(curve.days, grid, side="right") - 1
+        risk = np.searchsorted(curve.days, grid, side="left")
+        frames.append(pd.DataFrame({
+            "group": group,
+            "day": grid.astype(np.int64),
+            "at_risk": np.append(curve.at_risk, 0)[risk],
+            "converted_share": np.where(at >= 0, curve.converted[at], 0.0),
+            "ci_low": np.where(at >= 0, curve.ci_low[at], math.nan),
+            "ci_high": np.where(at >= 0, curve.ci_high[at], math.nan),
+            "lost_share": np.where(at >= 0, curve.lost[at], 0.0),
+            "open_share": np.where(at >= 0, curve.open[at], 1.0),
+        }))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=CURVE_COLUMNS)
+
+
+def _histogram(rows: pd.DataFrame) -> pd.DataFrame:
+    """`conversion_histogram`'s table from `_outcome_times` rows (converters keep their own times): the
+    width from the longest time to convert of all groups, bins from floor(days / width) * width."""
+    converters = rows[rows["converted"] > 0]
+    if converters.empty:
+        return pd.DataFrame({"group": pd.Series(dtype=object)} | {c: pd.Series(dtype="int64") for c in HISTOGRAM_COLUMNS[1:]})
+    longest = converters["days"].max()
+    width = 1 if longest <= 45 else 7 if longest <= 366 else 30
+    start = np.floor(converters["days"].to_numpy(dtype=float) / width) * width
+    table = converters.assign(bin_start_days=start, bin_end_days=start + width).groupby(
+        ["group", "bin_start_days", "bin_end_days"], as_index=False)["converted"].sum()
+    return table.rename(columns={"converted": "converters"}).astype({c: "int64" for c in HISTOGRAM_COLUMNS[1:]})
+
+
+def _pooled(rows: pd.DataFrame) -> pd.DataFrame:
+    """`_outcome_times` rows of all groups as one group "all", per distinct time."""
+    return rows.groupby("days", as_index=False, sort=True)[COUNTS].sum().assign(group=ALL_GROUP)[["group", "days", *COUNTS]]
+
+
 def _outcome_times(
-    con: duckdb.DuckDBPyConnection, spec: ConversionSpec, filters: Filters, own_times: bool = False
+    con: duckdb.DuckDBPyConnection, spec: ConversionSpec, filters: Filters, placement: Placement = "group"
 ) -> pd.DataFrame:
-    """Units per (group, days), sorted by days: converted, lost, censored (open), and among them expired
-    and to_before_from. Only these aggregates come back from DuckDB, largest group first.
+    """Units per (group, days), largest group first (ties by name), then by days: converted, lost,
+    censored (open), and among them expired and to_before_from. Only these aggregates come back from DuckDB.
 
     Open units are counted at `_placed_sql`'s time, which changes no estimate of their own group and
-    leaves about one row per conversion or loss; `own_times` keeps each at its own time, as comparing
-    groups needs (their risk sets meet at every group's times).
+    leaves about one row per conversion or loss; "all" places them over every group's conversions and
+    losses, which also keeps the estimates of all groups together and the log-rank test; "own" keeps
+    each at its own time.
     """
     outcomes, params = _outcomes_query(con, spec, filters)
-    return con.execute(
+    placed = {"own": "SELECT * FROM outcomes", "group": _placed_sql(), "all": _placed_sql(pooled=True)}[placement]
+    rows = con.execute(
         f"""
         WITH outcomes AS ({outcomes}),
-        placed AS ({"SELECT * FROM outcomes" if own_times else _placed_sql("grp")}),
-        per_time AS (
-            SELECT grp, days,
-                   count(*) FILTER (WHERE outcome = 'converted') AS converted,
-                   count(*) FILTER (WHERE outcome = 'lost') AS lost,
-                   count(*) FILTER (WHERE outcome = 'open') AS censored,
-                   count(*) FILTER (WHERE expired) AS expired,
-                   count(*) FILTER (WHERE to_before_from) AS to_before_from
-            FROM placed GROUP BY grp, days),
-        sizes AS (SELECT grp, sum(converted + lost + censored) AS units FROM per_time GROUP BY grp)
-        SELECT grp AS "group", days, converted, lost, censored, expired, to_before_from
-        FROM per_time JOIN sizes USING (grp)
-        ORDER BY units DESC, grp, days
+        placed AS ({placed})
+        SELECT grp AS "group", days,
+               count(*) FILTER (WHERE outcome = 'converted') AS converted,
+               count(*) FILTER (WHERE outcome = 'lost') AS lost,
+               count(*) FILTER (WHERE outcome = 'open') AS censored,
+               count(*) FILTER (WHERE expired) AS expired,
+               count(*) FILTER (WHERE to_before_from) AS to_before_from
+        FROM placed GROUP BY grp, days
         """,
         params,
     ).df()
+    return _largest_first(rows)
 
 
-def _placed_sql(key: str) -> str:
+def _largest_first(rows: pd.DataFrame) -> pd.DataFrame:
+    """`rows` ordered by group size (units), largest first, ties by group name, then by days: sorted
+    here rather than in SQL, which would join the sizes back and sort every row there."""
+    codes, names = pd.factorize(rows["group"])
+    units = np.bincount(codes, weights=(rows["converted"] + rows["lost"] + rows["censored"]).to_numpy(dtype=float),
+                        minlength=len(names))
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[np.lexsort((np.asarray(names, dtype=object).astype(str), -units))] = np.arange(len(names))
+    order = np.lexsort((rows["days"].to_numpy(dtype=float), rank[codes]))
+    return rows.iloc[order].reset_index(drop=True)
+
+
+def _placed_sql(pooled: bool = False) -> str:
     """SELECT of the CTE `outcomes` with each open unit's `days` moved back to the latest conversion or
-    loss of its `key` at or before it, or the start of its day if that is later (the longest follow-up
-    of each `key` stays where it is).
+    loss of its group (`pooled`: of any group) at or before it, or the start of its day if that is later
+    (the longest follow-up of each group stays where it is).
 
-    Exact for the estimates per `key`: the curves step only at conversions and losses, so nothing
+    Exact for the estimates per group: the curves step only at conversions and losses, so nothing
     happens in between; a unit at risk at such a time, or at a whole day (the daily curves), still is,
-    and one that was not still is not. Open units of the demo fall onto far fewer distinct times. One
-    sorted window pass finds that conversion or loss (a join of every open unit with them costs more):
-    ordered by days, conversions and losses before open units of the same instant, it is the running
-    maximum of their times; days are never negative, so 0 stands for "none yet" and the day's start wins.
+    and one that was not still is not. `pooled` is exact for every group, all groups together and the
+    log-rank test, as their risk sets meet at every group's conversions and losses. Open units of the
+    demo fall onto far fewer distinct times. One sorted window pass finds that conversion or loss (a
+    join of every open unit with them costs more): ordered by days, conversions and losses before open
+    units of the same instant, it is the running maximum of their times; days are never negative, so 0
+    stands for "none yet" and the day's start wins.
     """
     latest = (f"max(CASE WHEN outcome <> 'open' THEN days END) "
-              f"OVER (PARTITION BY {key} ORDER BY days, outcome = 'open' ROWS UNBOUNDED PRECEDING)")
+              f"OVER ({'' if pooled else 'PARTITION BY grp '}ORDER BY days, outcome = 'open' ROWS UNBOUNDED PRECEDING)")
     return f"""
         SELECT unit_id, grp, entered_at, deadline, outcome, to_before_from, ended_at, expired,
-               CASE WHEN outcome <> 'open' OR days = max(days) OVER (PARTITION BY {key}) THEN days
+               CASE WHEN outcome <> 'open' OR days = max(days) OVER (PARTITION BY grp) THEN days
                     ELSE greatest(floor(days), coalesce({latest}, 0)) END AS days
         FROM outcomes"""
 

@@ -29,6 +29,9 @@ QUERIES: dict[str, Query] = {
         c, time_to_convert.ConversionSpec("mql", "sql", by="channel"), f),
     "cohorts lead -> sql per month": lambda c, f: cohorts.cohorts(c, time_to_convert.ConversionSpec("lead", "sql"), f),
     "channel costs": lambda c, f: channels.channel_comparison(c, f),
+    # Every figure of the time-to-convert page after a filter change (it was six queries).
+    "time-to-convert page mql -> sql by channel": lambda c, f: time_to_convert.conversion_report(
+        c, time_to_convert.ConversionSpec("mql", "sql", by="channel"), f),
 }
 
 

@@ -1,7 +1,5 @@
 """Time to convert: how long leads take from one stage to the next, and how many get there, open leads included."""
 
-from dataclasses import replace
-
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -15,12 +13,9 @@ from analytics.summary import breakdown_attributes, stage_names
 from analytics.time_to_convert import (
     DEFAULT,
     ConversionSpec,
-    compare_groups,
-    conversion_curves,
-    conversion_histogram,
+    conversion_report,
     naive_vs_honest,
     speed_sentence,
-    time_to_convert,
 )
 from dashboard import run_query, shared_filters
 from pages import reroute
@@ -281,7 +276,8 @@ def render() -> None:
     if spec is None:
         return
     from_stage, to_stage = stage_name(spec.from_stage), stage_name(spec.to_stage)
-    overall = run_query(time_to_convert, replace(spec, by=None), filters).iloc[0]
+    report = run_query(conversion_report, spec, filters)  # one query for every figure below
+    overall = report.overall.iloc[0]
     if overall["entered"] == 0:
         st.info(f"No one reached {from_stage} with these filters.")
         return
@@ -295,7 +291,7 @@ def render() -> None:
 
     by = stage_name(spec.by) if spec.by else None
     st.subheader(f"Share reaching {to_stage} by days since entry" + (f", per {by}" if by else ""))
-    curves = run_query(conversion_curves, spec, filters)
+    curves = report.curves
     st.plotly_chart(_curves_figure(curves, to_stage), width="stretch", theme=None)
     count = curves["group"].nunique()
     bands = ("Shaded: the 95% interval, where the true share likely is. " if count <= BANDS_UP_TO
@@ -306,19 +302,17 @@ def render() -> None:
     st.caption(f"{bands}Numbers under the chart: leads still open that many days after entry{largest}; where they "
                f"get few, the curve is uncertain.{legend}")
     if spec.by:
-        groups = run_query(time_to_convert, spec, filters)
-        labelled = groups.assign(group=groups["group"].map(_group_name))
-        st.info(speed_sentence(labelled, run_query(compare_groups, spec, filters), by), icon=":material/speed:")
-        _group_table(groups, spec.by, from_stage, to_stage)
+        labelled = report.groups.assign(group=report.groups["group"].map(_group_name))
+        st.info(speed_sentence(labelled, report.test, by), icon=":material/speed:")
+        _group_table(report.groups, spec.by, from_stage, to_stage)
 
     left, right = st.columns(2)
     with left:
         st.markdown(f"**Reached {to_stage}, lost or still open, by days since entry**")
-        overall_curve = run_query(conversion_curves, replace(spec, by=None), filters)
-        st.plotly_chart(_outcomes_figure(overall_curve, to_stage), width="stretch", theme=None)
+        st.plotly_chart(_outcomes_figure(report.overall_curve, to_stage), width="stretch", theme=None)
     with right:
         st.markdown(f"**How long those who reached {to_stage} took**")
-        histogram = run_query(conversion_histogram, replace(spec, by=None), filters)
+        histogram = report.histogram
         if histogram.empty:
             st.info(f"No one has reached {to_stage} yet.")
         else:

@@ -65,6 +65,7 @@ SCENARIOS: dict[str, Scenario] = {
     "conversion curves": lambda con: time_to_convert.conversion_curves(con, WON, ALL),
     "conversion histogram": lambda con: time_to_convert.conversion_histogram(con, ConversionSpec("mql", "sql"), ALL),
     "compare groups": lambda con: time_to_convert.compare_groups(con, WON, ALL),
+    "conversion report": lambda con: time_to_convert.conversion_report(con, WON, RANGE),
     # cohorts
     "cohorts --period month": lambda con: cohorts(con, ConversionSpec("mql", "sql"), ALL, "month"),
     "cohorts --period week": lambda con: cohorts(con, ConversionSpec("lead", "mql"), RANGE, "week"),

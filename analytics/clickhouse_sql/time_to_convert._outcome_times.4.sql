@@ -148,44 +148,21 @@ WITH outcomes AS (
       )
     END AS days
   FROM outcomes
-), per_time AS (
-  SELECT
-    grp,
-    days,
-    toInt64(COUNT(*) FILTER(WHERE
-      outcome = 'converted')) AS converted,
-    toInt64(COUNT(*) FILTER(WHERE
-      outcome = 'lost')) AS lost,
-    toInt64(COUNT(*) FILTER(WHERE
-      outcome = 'open')) AS censored,
-    toInt64(COUNT(*) FILTER(WHERE
-      expired)) AS expired,
-    toInt64(COUNT(*) FILTER(WHERE
-      to_before_from)) AS to_before_from
-  FROM placed
-  GROUP BY
-    grp,
-    days
-), sizes AS (
-  SELECT
-    grp,
-    SUM(converted + lost + censored) AS units
-  FROM per_time
-  GROUP BY
-    grp
 )
 SELECT
   grp AS "group",
   days,
-  converted,
-  lost,
-  censored,
-  expired,
-  to_before_from
-FROM per_time
-JOIN sizes
-  USING (grp)
-ORDER BY
-  units DESC,
+  toInt64(COUNT(*) FILTER(WHERE
+    outcome = 'converted')) AS converted,
+  toInt64(COUNT(*) FILTER(WHERE
+    outcome = 'lost')) AS lost,
+  toInt64(COUNT(*) FILTER(WHERE
+    outcome = 'open')) AS censored,
+  toInt64(COUNT(*) FILTER(WHERE
+    expired)) AS expired,
+  toInt64(COUNT(*) FILTER(WHERE
+    to_before_from)) AS to_before_from
+FROM placed
+GROUP BY
   grp,
   days

@@ -10,10 +10,7 @@ WITH outcomes AS (
           CASE WHEN "lead_at" < {as_of:DateTime64(6)} THEN "lead_at" END AS entered_at,
           CAST(empty("lead_times") AND empty("won_times") AS Nullable(Bool)) AS simple,
           COALESCE(
-            COALESCE(
-              CASE WHEN campaign_at < {as_of:DateTime64(6)} THEN "campaign_id" END,
-              "lead_campaign_id"
-            ),
+            COALESCE(CASE WHEN channel_at < {as_of:DateTime64(6)} THEN "channel" END, "lead_channel"),
             {none:String}
           ) AS a0,
           *
@@ -143,54 +140,27 @@ WITH outcomes AS (
       ELSE GREATEST(
         FLOOR(days),
         COALESCE(
-          MAX(CASE WHEN outcome <> 'open' THEN days END) OVER (
-            PARTITION BY grp
-            ORDER BY days, outcome = 'open'
-            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-          ),
+          MAX(CASE WHEN outcome <> 'open' THEN days END) OVER (ORDER BY days, outcome = 'open' ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW),
           0
         )
       )
     END AS days
   FROM outcomes
-), per_time AS (
-  SELECT
-    grp,
-    days,
-    toInt64(COUNT(*) FILTER(WHERE
-      outcome = 'converted')) AS converted,
-    toInt64(COUNT(*) FILTER(WHERE
-      outcome = 'lost')) AS lost,
-    toInt64(COUNT(*) FILTER(WHERE
-      outcome = 'open')) AS censored,
-    toInt64(COUNT(*) FILTER(WHERE
-      expired)) AS expired,
-    toInt64(COUNT(*) FILTER(WHERE
-      to_before_from)) AS to_before_from
-  FROM placed
-  GROUP BY
-    grp,
-    days
-), sizes AS (
-  SELECT
-    grp,
-    SUM(converted + lost + censored) AS units
-  FROM per_time
-  GROUP BY
-    grp
 )
 SELECT
   grp AS "group",
   days,
-  converted,
-  lost,
-  censored,
-  expired,
-  to_before_from
-FROM per_time
-JOIN sizes
-  USING (grp)
-ORDER BY
-  units DESC,
+  toInt64(COUNT(*) FILTER(WHERE
+    outcome = 'converted')) AS converted,
+  toInt64(COUNT(*) FILTER(WHERE
+    outcome = 'lost')) AS lost,
+  toInt64(COUNT(*) FILTER(WHERE
+    outcome = 'open')) AS censored,
+  toInt64(COUNT(*) FILTER(WHERE
+    expired)) AS expired,
+  toInt64(COUNT(*) FILTER(WHERE
+    to_before_from)) AS to_before_from
+FROM placed
+GROUP BY
   grp,
   days

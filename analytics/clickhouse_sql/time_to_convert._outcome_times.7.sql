@@ -10,16 +10,12 @@ WITH outcomes AS (
           CASE WHEN "lead_at" < {as_of:DateTime64(6)} THEN "lead_at" END AS entered_at,
           CAST(empty("lead_times") AND empty("won_times") AS Nullable(Bool)) AS simple,
           COALESCE(
-            COALESCE(CASE WHEN channel_at < {as_of:DateTime64(6)} THEN "channel" END, "lead_channel"),
-            {none:String}
-          ) AS a0,
-          COALESCE(
             COALESCE(
               CASE WHEN campaign_at < {as_of:DateTime64(6)} THEN "campaign_id" END,
               "lead_campaign_id"
             ),
             {none:String}
-          ) AS a1,
+          ) AS a0,
           *
           EXCEPT (lead_id)
         FROM journeys
@@ -28,8 +24,8 @@ WITH outcomes AS (
         NOT (
           entered_at IS NULL
         )
-        AND has({channels:Array(String)}, a0)
-        AND has({campaigns:Array(String)}, a1)
+        AND entered_at >= {start:DateTime64(6)}
+        AND entered_at < {end:DateTime64(6)}
     ), p1 AS (
       SELECT
         *,
@@ -74,7 +70,7 @@ WITH outcomes AS (
       END AS last_at,
       FALSE AS open,
       *
-      EXCEPT (unit_id, entered_at, reached, simple, a0, a1, r1, r2)
+      EXCEPT (unit_id, entered_at, reached, simple, a0, r1, r2)
     FROM judged
   ), firsts AS (
     SELECT
@@ -157,44 +153,21 @@ WITH outcomes AS (
       )
     END AS days
   FROM outcomes
-), per_time AS (
-  SELECT
-    grp,
-    days,
-    toInt64(COUNT(*) FILTER(WHERE
-      outcome = 'converted')) AS converted,
-    toInt64(COUNT(*) FILTER(WHERE
-      outcome = 'lost')) AS lost,
-    toInt64(COUNT(*) FILTER(WHERE
-      outcome = 'open')) AS censored,
-    toInt64(COUNT(*) FILTER(WHERE
-      expired)) AS expired,
-    toInt64(COUNT(*) FILTER(WHERE
-      to_before_from)) AS to_before_from
-  FROM placed
-  GROUP BY
-    grp,
-    days
-), sizes AS (
-  SELECT
-    grp,
-    SUM(converted + lost + censored) AS units
-  FROM per_time
-  GROUP BY
-    grp
 )
 SELECT
   grp AS "group",
   days,
-  converted,
-  lost,
-  censored,
-  expired,
-  to_before_from
-FROM per_time
-JOIN sizes
-  USING (grp)
-ORDER BY
-  units DESC,
+  toInt64(COUNT(*) FILTER(WHERE
+    outcome = 'converted')) AS converted,
+  toInt64(COUNT(*) FILTER(WHERE
+    outcome = 'lost')) AS lost,
+  toInt64(COUNT(*) FILTER(WHERE
+    outcome = 'open')) AS censored,
+  toInt64(COUNT(*) FILTER(WHERE
+    expired)) AS expired,
+  toInt64(COUNT(*) FILTER(WHERE
+    to_before_from)) AS to_before_from
+FROM placed
+GROUP BY
   grp,
   days

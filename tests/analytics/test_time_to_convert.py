@@ -31,6 +31,7 @@ from analytics.time_to_convert import (
     compare_groups,
     conversion_curves,
     conversion_histogram,
+    conversion_report,
     first_time_reaching,
     logrank,
     naive_vs_honest,
@@ -411,14 +412,16 @@ def test_open_units_counted_at_their_placed_times_change_no_figure(shared_con, r
 # --- open units placed at the latest conversion or loss: the fast path against a per-unit reference ----
 
 
-def placed_by_hand(con: duckdb.DuckDBPyConnection, spec: ConversionSpec, filters: Filters) -> pd.DataFrame:
+def placed_by_hand(con: duckdb.DuckDBPyConnection, spec: ConversionSpec, filters: Filters,
+                   pooled: bool = False) -> pd.DataFrame:
     """`_outcome_times` computed unit by unit in Python: each open unit at the later of its day's start
-    and the latest conversion or loss of its group at or before it, the group's longest follow-up kept."""
+    and the latest conversion or loss of its group (`pooled`: of any group) at or before it, the group's
+    longest follow-up kept."""
     sql, params = _outcomes_query(con, spec, filters)
     units = con.execute(f"SELECT grp, days, outcome, expired, to_before_from FROM ({sql})", params).df()
     rows = []
     for group, part in units.groupby("grp"):
-        marks = sorted(part.loc[part["outcome"] != "open", "days"])
+        marks = sorted((units if pooled else part).query("outcome != 'open'")["days"])
         longest = part["days"].max()
         for unit in part.itertuples():
             days = unit.days
@@ -477,3 +480,62 @@ def test_placed_counts_equal_a_unit_by_unit_placement_with_ties_censoring_and_lo
     spec, filters = ConversionSpec("mql", "sql", window=window, by="channel"), Filters(as_of=as_of)
     expected = placed_by_hand(shared_con, spec, filters)
     pd.testing.assert_frame_equal(by_group_and_days(_outcome_times(shared_con, spec, filters)), expected, check_dtype=False)
+    pooled = placed_by_hand(shared_con, spec, filters, pooled=True)
+    pd.testing.assert_frame_equal(by_group_and_days(_outcome_times(shared_con, spec, filters, placement="all")), pooled,
+                                  check_dtype=False)
+
+
+def test_pooled_placement_moves_open_units_to_any_groups_latest_conversion_or_loss(con, add_events):
+    # As of Jan 12, no window. ads: A1 converts at 3.0, A2 open 8.0 days (the longest: stays), A3 open 5.5
+    # days. web: W1 lost at 4.5, W2 open 6.0 days (the longest: stays), W3 open 4.75 days. Per group, A3
+    # goes to day 5 (later than 3.0) and W3 to 4.5 (its own loss, later than day 4); pooled, A3 still goes
+    # to day 5 (later than web's 4.5), and W3 to 4.5.
+    add_events(("A1", "mql", day(0), "ads"), ("A1", "sql", day(3)), ("A2", "mql", day(4), "ads"),
+               ("A3", "mql", day(6.5), "ads"), ("W1", "mql", day(1), "web"), ("W1", "lost", day(5.5)),
+               ("W2", "mql", day(6), "web"), ("W3", "mql", day(7.25), "web"))
+    spec = ConversionSpec("mql", "sql", window=None, by="channel")
+    filters = Filters(as_of=date(2024, 1, 12))
+    columns = ["group", "days", "converted", "lost", "censored"]
+    expected = pd.DataFrame([["ads", 3.0, 1, 0, 0], ["ads", 5.0, 0, 0, 1], ["ads", 8.0, 0, 0, 1],
+                             ["web", 4.5, 0, 1, 1], ["web", 6.0, 0, 0, 1]], columns=columns)
+    pd.testing.assert_frame_equal(_outcome_times(con, spec, filters)[columns], expected, check_dtype=False)
+    pd.testing.assert_frame_equal(_outcome_times(con, spec, filters, placement="all")[columns], expected,
+                                  check_dtype=False)
+    # A web loss at 5.25 days moves A3 (5.5) there when pooled; per group it stays at day 5.
+    add_events(("W4", "mql", day(0), "web"), ("W4", "lost", day(5.25)))
+    assert _outcome_times(con, spec, filters).query("group == 'ads'")["days"].tolist() == [3.0, 5.0, 8.0]
+    assert _outcome_times(con, spec, filters, placement="all").query("group == 'ads'")["days"].tolist() == [3.0, 5.25, 8.0]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(["L0", "L1", "L2", "L3", "L4", "L5", "L6"]), st.sampled_from(["mql", "sql", "lost"]),
+                          st.integers(0, 60), st.sampled_from([0, 0, 6, 12.5, 23.99]),
+                          st.sampled_from(["ads", "web", "tv"])), max_size=30),
+       st.sampled_from([Duration(seconds=10 * 86_400), None]), st.sampled_from([date(2024, 1, 12), date(2024, 4, 1)]),
+       st.sampled_from(["channel", None]))
+def test_conversion_report_equals_each_figure_computed_on_its_own(shared_con, rows, window, as_of, by):
+    # Property: the page's one query gives what the separate functions give, for the breakdown and
+    # without it; the histogram bins of 1, 7 and 30 days all occur (times up to 60 days, no window).
+    shared_con.execute("DELETE FROM events")
+    insert_events(shared_con, *[(lead, stage, day(n + hours / 24), channel) for lead, stage, n, hours, channel in rows])
+    spec, filters = ConversionSpec("mql", "sql", window=window, by=by), Filters(as_of=as_of)
+    overall = ConversionSpec("mql", "sql", window=window)
+    report = conversion_report(shared_con, spec, filters)
+    pd.testing.assert_frame_equal(report.overall, time_to_convert(shared_con, overall, filters), rtol=1e-12)
+    pd.testing.assert_frame_equal(report.groups, time_to_convert(shared_con, spec, filters), rtol=1e-12)
+    pd.testing.assert_frame_equal(report.curves, conversion_curves(shared_con, spec, filters), check_exact=True)
+    pd.testing.assert_frame_equal(report.overall_curve, conversion_curves(shared_con, overall, filters), check_exact=True)
+    pd.testing.assert_frame_equal(report.histogram, conversion_histogram(shared_con, overall, filters), check_exact=True)
+    test, alone = report.test, compare_groups(shared_con, spec, filters)
+    assert (test.dof, test.reason) == (alone.dof, alone.reason)
+    np.testing.assert_allclose([test.statistic, test.p_value], [alone.statistic, alone.p_value], rtol=1e-12)
+
+
+def test_histogram_bins_widen_with_the_longest_time_to_convert(con, add_events):
+    # Converters at 2.5 and 50 days: bins of 7 days; with one at 400 days, of 30 days.
+    add_events(("L1", "mql", day(0)), ("L1", "sql", day(2.5)), ("L2", "mql", day(0)), ("L2", "sql", day(50)))
+    spec = ConversionSpec("mql", "sql", window=None)
+    assert conversion_histogram(con, spec, LATER).values.tolist() == [["all", 0, 7, 1], ["all", 49, 56, 1]]
+    add_events(("L3", "mql", day(0)), ("L3", "sql", day(400)))
+    assert conversion_histogram(con, spec, LATER).values.tolist() == [["all", 0, 30, 1], ["all", 30, 60, 1],
+                                                                      ["all", 390, 420, 1]]

@@ -5,15 +5,17 @@ from __future__ import annotations
 import base64
 import json
 import re
+from unittest.mock import patch
 
 import numpy as np
 import pytest
+import streamlit as st
 
 from analytics import charts
 from analytics.cohorts import cohort_summary, cohorts
 from analytics.durations import parse_duration
 from analytics.filters import Filters
-from analytics.time_to_convert import ConversionSpec, time_to_convert
+from analytics.time_to_convert import ConversionSpec, _outcomes_query, time_to_convert
 from analytics.warehouse import reader
 from pages.cohorts import cohort_name
 from pages.time_to_convert import window_words
@@ -84,6 +86,19 @@ def test_time_to_convert_page_compares_channels_in_plain_words(page_app, demo_db
     table = app.dataframe[0].value
     assert table["group"].nunique() == 8
     assert (table["km_median_days"].str.endswith(" days") | (table["km_median_days"] == "not reached")).all()
+
+
+def test_time_to_convert_page_reads_the_outcomes_once_for_all_its_figures(page_app, demo_db):
+    # Tiles, curves per channel, the log-rank sentence, the group table, the overall outcomes and the
+    # histogram: one pass over the outcomes, so a filter change costs one query.
+    st.cache_data.clear()
+    app = page_app("time_to_convert", demo_db)
+    app.query_params.update({"by": "channel"})
+    with patch("analytics.time_to_convert._outcomes_query", wraps=_outcomes_query) as outcomes:
+        app.run()
+    assert not app.exception
+    assert len(figures(app)) == 3 and app.dataframe[0].value["group"].nunique() == 8
+    assert outcomes.call_count == 1
 
 
 def test_time_to_convert_page_draws_bands_for_a_few_groups(page_app, demo_db):

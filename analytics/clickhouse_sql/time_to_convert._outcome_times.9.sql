@@ -1,0 +1,171 @@
+-- analytics.time_to_convert._outcome_times: ClickHouse translation of its DuckDB query (python -m analytics.clickhouse.golden regenerates this file)
+WITH outcomes AS (
+  WITH units AS (
+    WITH entrants AS (
+      SELECT
+        *
+      FROM (
+        SELECT
+          lead_id AS unit_id,
+          CASE WHEN "lead_at" < {as_of:DateTime64(6)} THEN "lead_at" END AS entered_at,
+          CAST(empty("lead_times") AND empty("won_times") AS Nullable(Bool)) AS simple,
+          COALESCE(
+            COALESCE(CASE WHEN channel_at < {as_of:DateTime64(6)} THEN "channel" END, "lead_channel"),
+            {none:String}
+          ) AS a0,
+          *
+          EXCEPT (lead_id)
+        FROM journeys
+      )
+      WHERE
+        NOT (
+          entered_at IS NULL
+        )
+        AND entered_at >= {start:DateTime64(6)}
+        AND entered_at < {end:DateTime64(6)}
+        AND has({channels:Array(String)}, a0)
+    ), p1 AS (
+      SELECT
+        *,
+        CASE WHEN NOT simple THEN [entered_at] ELSE [] END AS r1
+      FROM entrants
+    ), p2 AS (
+      SELECT
+        *,
+        CASE
+          WHEN NOT simple
+          THEN arrayFilter(
+            o -> o < {as_of:DateTime64(6)} AND arrayExists(x -> x, arrayMap(r -> r <= o, r1)),
+            CASE WHEN notEmpty("won_times") THEN "won_times" ELSE ["won_at"] END
+          )
+          ELSE []
+        END AS r2
+      FROM p1
+    ), judged AS (
+      SELECT
+        *,
+        CASE
+          WHEN simple
+          THEN CASE
+            WHEN "won_at" IS NULL OR "won_at" >= {as_of:DateTime64(6)} OR "won_at" < entered_at
+            THEN 1
+            ELSE 2
+          END
+          ELSE CASE WHEN toInt64(length(r2)) > 0 THEN 2 ELSE 1 END
+        END AS reached
+      FROM p2
+    )
+    SELECT
+      unit_id,
+      a0 AS grp,
+      entered_at,
+      reached,
+      CASE reached
+        WHEN 1
+        THEN CASE WHEN simple THEN entered_at ELSE arrayMax(r1) END
+        WHEN 2
+        THEN CASE WHEN simple THEN "won_at" ELSE arrayMax(r2) END
+      END AS last_at,
+      FALSE AS open,
+      *
+      EXCEPT (unit_id, entered_at, reached, simple, a0, r1, r2)
+    FROM judged
+  ), firsts AS (
+    SELECT
+      unit_id,
+      grp,
+      entered_at,
+      CASE
+        WHEN "won_at" >= entered_at
+        THEN CASE WHEN "won_at" < {as_of:DateTime64(6)} THEN "won_at" END
+        WHEN NOT empty("won_times")
+        THEN arrayElementOrNull(arrayFilter(x -> x >= entered_at AND x < {as_of:DateTime64(6)}, "won_times"), 1)
+      END AS to_at,
+      LEAST(
+        CASE
+          WHEN "lost_at" >= entered_at
+          THEN CASE WHEN "lost_at" < {as_of:DateTime64(6)} THEN "lost_at" END
+          WHEN NOT empty("lost_times")
+          THEN arrayElementOrNull(arrayFilter(x -> x >= entered_at AND x < {as_of:DateTime64(6)}, "lost_times"), 1)
+        END
+      ) AS end_at,
+      CAST(COALESCE("won_at" < entered_at, FALSE) AS Nullable(Bool)) AS to_before_from
+    FROM units
+  ), bounded AS (
+    SELECT
+      *,
+      CAST(NULL AS Nullable(DateTime64(6))) AS deadline
+    FROM firsts
+  ), judged AS (
+    SELECT
+      *,
+      LEAST({as_of:DateTime64(6)}, deadline) AS horizon,
+      CASE
+        WHEN to_at <= LEAST({as_of:DateTime64(6)}, deadline)
+        AND (
+          end_at IS NULL OR to_at <= end_at
+        )
+        THEN 'converted'
+        WHEN end_at <= LEAST({as_of:DateTime64(6)}, deadline)
+        THEN 'lost'
+        ELSE 'open'
+      END AS outcome
+    FROM bounded
+  )
+  SELECT
+    unit_id,
+    grp,
+    entered_at,
+    deadline,
+    outcome,
+    to_before_from,
+    CASE outcome WHEN 'converted' THEN to_at WHEN 'lost' THEN end_at ELSE horizon END AS ended_at,
+    (
+      toUnixTimestamp64Micro(ended_at) - toUnixTimestamp64Micro(entered_at)
+    ) / 86400e6 AS days,
+    CAST(outcome = 'open' AND COALESCE(deadline < {as_of:DateTime64(6)}, FALSE) AS Nullable(Bool)) AS expired
+  FROM judged
+), placed AS (
+  SELECT
+    unit_id,
+    grp,
+    entered_at,
+    deadline,
+    outcome,
+    to_before_from,
+    ended_at,
+    expired,
+    CASE
+      WHEN outcome <> 'open' OR days = MAX(days) OVER (PARTITION BY grp)
+      THEN days
+      ELSE GREATEST(
+        FLOOR(days),
+        COALESCE(
+          MAX(CASE WHEN outcome <> 'open' THEN days END) OVER (
+            PARTITION BY grp
+            ORDER BY days, outcome = 'open'
+            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+          ),
+          0
+        )
+      )
+    END AS days
+  FROM outcomes
+)
+SELECT
+  grp AS "group",
+  days,
+  toInt64(COUNT(*) FILTER(WHERE
+    outcome = 'converted')) AS converted,
+  toInt64(COUNT(*) FILTER(WHERE
+    outcome = 'lost')) AS lost,
+  toInt64(COUNT(*) FILTER(WHERE
+    outcome = 'open')) AS censored,
+  toInt64(COUNT(*) FILTER(WHERE
+    expired)) AS expired,
+  toInt64(COUNT(*) FILTER(WHERE
+    to_before_from)) AS to_before_from
+FROM placed
+GROUP BY
+  grp,
+  days
