@@ -61,11 +61,13 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import special, stats
 
+from analytics import journeys
 from analytics.errors import BadInput
 from analytics.filters import Filters
 from analytics.funnel import wilson_interval
 from analytics.schema import FUNNEL_STAGES
-from analytics.sequences import MESSAGE_SENT, entrants_sql
+from analytics.sequences import MESSAGE_SENT, chooses_leads, entrant_journeys_sql, entrants_sql
+from analytics.sql import quote_ident
 from analytics.warehouse import db_path
 
 BANDS = ("cold", "warm", "hot")
@@ -223,14 +225,38 @@ def save_rules(rules: Rules, path: str | os.PathLike[str]) -> None:
 # --- scores in SQL -------------------------------------------------------------------------------
 
 
-def _signals_sql(rules: Rules, signals: list[str]) -> tuple[str, dict]:
+def _signals_sql(rules: Rules, signals: list[str], at_as_of: bool = False, chosen: bool = True) -> tuple[str, dict]:
     """CTE `signals` over a CTE `moments(lead_id, scored_at)`: per lead its seniority, the decayed count of
     each touch type in `signals` before its moment (`s0`, `s1` ...), the rules' `score`, touches counted
-    and the last touch; with the parameters."""
-    weight = ("pow(0.5, (epoch(m.scored_at) - epoch(e.occurred_at)) / 86400.0 / $half_life)"
+    and the last touch; with the parameters.
+
+    With `at_as_of`, every moment is the as-of instant (`scores`): the touches are then counted per lead
+    first and joined to the moments after, one row per lead rather than one per touch. Without `chosen`
+    (the moments are every entrant) the events and leads are read without looking each lead up in them.
+    """
+    moment = "$as_of" if at_as_of else "m.scored_at"
+    weight = (f"pow(0.5, (epoch({moment}) - epoch(e.occurred_at)) / 86400.0 / $half_life)"
               if rules.half_life_days > 0 else "1.0")
-    counts = "".join(f", coalesce(sum({weight}) FILTER (WHERE e.stage = $signal{j}), 0) AS s{j}"
-                     for j in range(len(signals)))
+    sums = [f"sum({weight}) FILTER (WHERE e.stage = $signal{j})" for j in range(len(signals))]
+    touched = ("count(e.stage) FILTER (WHERE list_contains($ruled, e.stage)) AS touches, "
+               "max(e.occurred_at) FILTER (WHERE list_contains($ruled, e.stage)) AS last_touch_at")
+    pick = "AND e.lead_id IN (SELECT lead_id FROM moments)" if chosen else ""
+    pick_leads = "WHERE lead_id IN (SELECT lead_id FROM moments)" if chosen else ""
+    if at_as_of:
+        counted = f"""
+            SELECT m.lead_id, m.scored_at{''.join(f', coalesce(t.s{j}, 0) AS s{j}' for j in range(len(signals)))},
+                   coalesce(t.touches, 0) AS touches, t.last_touch_at
+            FROM moments m LEFT JOIN (
+                SELECT e.lead_id{''.join(f', {total} AS s{j}' for j, total in enumerate(sums))}, {touched}
+                FROM events e WHERE e.occurred_at < $as_of AND list_contains($signals, e.stage) {pick}
+                GROUP BY e.lead_id) t USING (lead_id)"""
+    else:
+        counted = f"""
+            SELECT m.lead_id, m.scored_at{''.join(f', coalesce({total}, 0) AS s{j}' for j, total in enumerate(sums))},
+                   {touched}
+            FROM moments m LEFT JOIN events e
+              ON e.lead_id = m.lead_id AND e.occurred_at < m.scored_at AND list_contains($signals, e.stage)
+            GROUP BY m.lead_id, m.scored_at"""
     points = rules.touch_points
     touch_score = " + ".join(f"$points{j} * s{j}" for j, name in enumerate(signals) if points.get(name)) or "0"
     params: dict[str, object] = {
@@ -243,15 +269,8 @@ def _signals_sql(rules: Rules, signals: list[str]) -> tuple[str, dict]:
         params["half_life"] = float(rules.half_life_days)
     sql = f"""
         seniority AS (
-            SELECT lead_id, max(NULLIF(TRIM(seniority), '')) AS seniority FROM leads
-            WHERE lead_id IN (SELECT lead_id FROM moments) GROUP BY lead_id),
-        counted AS (
-            SELECT m.lead_id, m.scored_at{counts},
-                   count(e.stage) FILTER (WHERE list_contains($ruled, e.stage)) AS touches,
-                   max(e.occurred_at) FILTER (WHERE list_contains($ruled, e.stage)) AS last_touch_at
-            FROM moments m LEFT JOIN events e
-              ON e.lead_id = m.lead_id AND e.occurred_at < m.scored_at AND list_contains($signals, e.stage)
-            GROUP BY m.lead_id, m.scored_at),
+            SELECT lead_id, max(NULLIF(TRIM(seniority), '')) AS seniority FROM leads {pick_leads} GROUP BY lead_id),
+        counted AS ({counted}),
         signals AS (
             SELECT c.*, s.seniority, lower(s.seniority) AS seniority_key,
                    CAST(coalesce($level_points[list_position($levels, lower(s.seniority))], 0) AS DOUBLE)
@@ -266,28 +285,61 @@ def _band_sql(score: str) -> str:
     return f"CASE WHEN {score} >= $hot THEN 'hot' WHEN {score} >= $warm THEN 'warm' ELSE 'cold' END"
 
 
+def _before_as_of(stage: str) -> str:
+    """SQL over a lead's journey columns: its earliest `stage` (a funnel stage) time, when before `$as_of`."""
+    first = quote_ident(f"{stage}_at")
+    return f"CASE WHEN {first} < $as_of THEN {first} END"
+
+
+def _last_before_as_of(stage: str) -> str:
+    """SQL over a lead's journey columns: its latest `stage` time before `$as_of`; NULL when none."""
+    return (f"CASE WHEN {quote_ident(f'{stage}_at')} < $as_of "
+            f"THEN list_max(list_filter({journeys.times_sql(stage)}, lambda x: x < $as_of)) END")
+
+
+def _stages_sql(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple[str, dict]:
+    """SQL with the entrants (lead_id, entered_at) and, among the events before the as-of instant, `closed`
+    (won or lost: the later of its latest won and latest lost, won on a tie) and `reached` (sql when it has an
+    SQL, else mql when it has an MQL, else lead); with its parameters. From the entrants' journey columns when
+    the journey table answers, else from the events."""
+    entrant_journeys = entrant_journeys_sql(con, filters)
+    if entrant_journeys is not None:
+        sql, params = entrant_journeys
+        won, lost = _last_before_as_of("won"), _last_before_as_of("lost")
+        return f"""
+            SELECT lead_id, entered_at,
+                   CASE WHEN {won} IS NOT NULL AND ({lost} IS NULL OR {won} >= {lost}) THEN 'won'
+                        WHEN {lost} IS NOT NULL THEN 'lost' END AS closed,
+                   CASE WHEN {_before_as_of('sql')} IS NOT NULL THEN 'sql'
+                        WHEN {_before_as_of('mql')} IS NOT NULL THEN 'mql' ELSE 'lead' END AS reached
+            FROM ({sql})""", params
+    entrants, params = entrants_sql(con, filters)
+    return f"""
+        SELECT n.lead_id, n.entered_at,
+               arg_max(e.stage, epoch_us(e.occurred_at) * 2 + (e.stage = 'won')::INT)  -- won on a tie
+                   FILTER (WHERE e.stage IN ('won', 'lost')) AS closed,
+               CASE WHEN bool_or(e.stage = 'sql') THEN 'sql' WHEN bool_or(e.stage = 'mql') THEN 'mql'
+                    ELSE 'lead' END AS reached
+        FROM ({entrants}) n LEFT JOIN events e
+          ON e.lead_id = n.lead_id AND e.occurred_at < $as_of AND e.stage IN ('mql', 'sql', 'won', 'lost')
+        GROUP BY ALL""", params
+
+
 def _scores_sql(con: duckdb.DuckDBPyConnection, rules: Rules, filters: Filters, ready_only: bool) -> tuple[str, dict]:
     """The query of `scores` (`SCORE_COLUMNS`, highest score first) and its parameters; with `ready_only`,
     only the sales-ready leads not yet SQL, won or lost, chosen in SQL so only they come back."""
-    entrants, params = entrants_sql(con, filters)
-    signals, signal_params = _signals_sql(rules, [name for name, _ in rules.touches])
-    ready = "WHERE s.score >= $sales_ready AND coalesce(st.closed, st.reached, 'lead') IN ('lead', 'mql')"
+    entrants, params = _stages_sql(con, filters)
+    signals, signal_params = _signals_sql(rules, [name for name, _ in rules.touches], at_as_of=True,
+                                          chosen=chooses_leads(filters))
+    ready = "WHERE s.score >= $sales_ready AND coalesce(st.closed, st.reached) IN ('lead', 'mql')"
     sql = f"""
         WITH entrants AS ({entrants}),
         moments AS (SELECT lead_id, $as_of AS scored_at FROM entrants),
-        {signals},
-        stages AS (
-            SELECT lead_id,
-                   arg_max(stage, occurred_at) FILTER (WHERE stage IN ('won', 'lost')) AS closed,
-                   CASE WHEN bool_or(stage = 'sql') THEN 'sql' WHEN bool_or(stage = 'mql') THEN 'mql'
-                        ELSE 'lead' END AS reached
-            FROM events WHERE occurred_at < $as_of AND stage IN ('mql', 'sql', 'won', 'lost')
-              AND lead_id IN (SELECT lead_id FROM entrants)
-            GROUP BY lead_id)
+        {signals}
         SELECT s.lead_id, s.seniority, s.score, {_band_sql('s.score')} AS band, s.score >= $sales_ready AS sales_ready,
-               coalesce(st.closed, st.reached, 'lead') AS stage, s.touches, s.last_touch_at, s.seniority_points,
+               coalesce(st.closed, st.reached) AS stage, s.touches, s.last_touch_at, s.seniority_points,
                s.touch_points
-        FROM signals s LEFT JOIN stages st USING (lead_id)
+        FROM signals s JOIN entrants st USING (lead_id)
         {ready if ready_only else ''}
         ORDER BY s.score DESC, s.lead_id
         """
@@ -504,25 +556,44 @@ def signal_names(con: duckdb.DuckDBPyConnection, rules: Rules, filters: Filters,
     return ruled + [row[0] for row in others]
 
 
+def _timed_sql(con: duckdb.DuckDBPyConnection, filters: Filters, target: str) -> tuple[str, dict]:
+    """SQL with each entrant's scoring moment (`$score_at` days after its entry), its first `target` event
+    before the as-of instant (first_target) and its first won or lost one, other than the target (closed_at);
+    with its parameters. From the entrants' journey columns when the journey table answers and the target is a
+    funnel stage (its earliest time is `{target}_at`), else from the events."""
+    closing = [s for s in ("won", "lost") if s != target]
+    entrant_journeys = entrant_journeys_sql(con, filters) if target in FUNNEL_STAGES else None
+    if entrant_journeys is not None:
+        sql, params = entrant_journeys
+        won_or_lost = _before_as_of(closing[0])
+        if len(closing) == 2:  # the earlier of the two, either one when the other is missing
+            won, lost = _before_as_of("won"), _before_as_of("lost")
+            won_or_lost = f"CASE WHEN {lost} IS NULL OR {won} <= {lost} THEN {won} ELSE {lost} END"
+        return f"""
+            SELECT lead_id, entered_at + to_days($score_at) AS scored_at, {_before_as_of(target)} AS first_target,
+                   {won_or_lost} AS closed_at
+            FROM ({sql})""", params
+    entrants, params = entrants_sql(con, filters)
+    return f"""
+        SELECT n.lead_id, n.entered_at + to_days($score_at) AS scored_at,
+               min(e.occurred_at) FILTER (WHERE e.stage = $target) AS first_target,
+               min(e.occurred_at) FILTER (WHERE list_contains($closing, e.stage)) AS closed_at
+        FROM ({entrants}) n LEFT JOIN events e
+          ON e.lead_id = n.lead_id AND e.occurred_at < $as_of
+         AND (e.stage = $target OR list_contains($closing, e.stage))
+        GROUP BY ALL""", params | {"target": target, "closing": closing}
+
+
 def _check_groups(con: duckdb.DuckDBPyConnection, rules: Rules, filters: Filters, target: str, score_at_days: int,
                   within_days: int, signals: list[str]) -> tuple[pd.DataFrame, dict[str, int]]:
     """Scored leads grouped by signal vector (seniority_key, s0 ..., score, band, leads, converted), and
     the counts of leads left out by reason."""
-    entrants, params = entrants_sql(con, filters)
+    timed, params = _timed_sql(con, filters, target)
     signal_ctes, signal_params = _signals_sql(rules, signals)
-    closing = [s for s in ("won", "lost") if s != target]
     sums = ", ".join(f"round(s{j}, 6) AS s{j}" for j in range(len(signals)))
     table = con.execute(
         f"""
-        WITH entrants AS ({entrants}),
-        timed AS (
-            SELECT n.lead_id, n.entered_at + to_days($score_at) AS scored_at,
-                   min(e.occurred_at) FILTER (WHERE e.stage = $target) AS first_target,
-                   min(e.occurred_at) FILTER (WHERE list_contains($closing, e.stage)) AS closed_at
-            FROM entrants n LEFT JOIN events e
-              ON e.lead_id = n.lead_id AND e.occurred_at < $as_of
-             AND (e.stage = $target OR list_contains($closing, e.stage))
-            GROUP BY ALL),
+        WITH timed AS ({timed}),
         classified AS (
             SELECT *, CASE WHEN first_target <= scored_at THEN 'already'
                            WHEN closed_at <= scored_at THEN 'closed'
@@ -540,8 +611,8 @@ def _check_groups(con: duckdb.DuckDBPyConnection, rules: Rules, filters: Filters
         SELECT status, NULL, {'NULL, ' * len(signals)} NULL, NULL, count(*), 0 FROM classified
         WHERE status <> 'scored' GROUP BY status
         """,
-        params | signal_params | {"score_at": score_at_days, "within": within_days, "target": target,
-                                  "closing": closing, "warm": rules.warm, "hot": rules.hot},
+        params | signal_params | {"score_at": score_at_days, "within": within_days, "warm": rules.warm,
+                                  "hot": rules.hot},
     ).df()
     left_out = dict.fromkeys(("already", "closed", "too_young"), 0)
     left_out |= {s: int(n) for s, n in table.loc[table["status"] != "scored", ["status", "leads"]].values}

@@ -51,7 +51,7 @@ import pandas as pd
 from analytics import journeys
 from analytics.campaigns import MESSAGE_SENT, SENIORITY_ORDER, _sql_leads_sql
 from analytics.filters import Filters
-from analytics.funnel import NONE_GROUP, FunnelSpec, _units_query, wilson_interval
+from analytics.funnel import NONE_GROUP, FunnelSpec, _journey_units_query, _units_query, wilson_interval
 
 MESSAGE_OPENED = "email_open"
 MESSAGE_CLICKED = "email_click"
@@ -81,61 +81,93 @@ def _closed_at(x: str) -> str:
     return f"(coalesce(t_won <= {x}, false) OR coalesce(t_lost <= {x}, false))"
 
 
+_ENTRY = FunnelSpec(stages=("lead", "mql", "sql", "won"), mode="implied")  # who enters, and when
+
+
 def entrants_sql(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple[str, dict]:
     """SQL with the funnel's entrants as leads (lead_id, entered_at) under `filters`, and its parameters: a
     lead enters at its first `lead` event, or at its first later stage when it has none (implied mode)."""
-    units, params = _units_query(con, FunnelSpec(stages=("lead", "mql", "sql", "won"), mode="implied"), filters)
+    units, params = _units_query(con, _ENTRY, filters)
     return f"SELECT unit_id AS lead_id, entered_at FROM ({units})", params
 
 
-def _stage_times_sql(con: duckdb.DuckDBPyConnection) -> str:
-    """SQL for each entrant (CTE `entrants`) with its first MQL, SQL, won and lost time at or after its entry
-    and before the as-of instant (t_mql ... t_lost). Read from the journey table when it is current: its
-    `first_from_sql` is that time exactly (`analytics.journeys`); else from the events."""
-    if journeys.is_current(con):
-        firsts = ", ".join(f"{journeys.first_from_sql(stage, 'n.entered_at')} AS t_{stage}" for stage in _LATER_STAGES)
-        return f"SELECT n.lead_id, n.entered_at, {firsts} FROM entrants n LEFT JOIN journeys USING (lead_id)"
+def chooses_leads(filters: Filters) -> bool:
+    """Whether `filters` choose some of the leads (an entry range, channels or campaigns): then picking the
+    entrants' events before grouping them is cheaper than grouping everyone's."""
+    return bool(filters.since or filters.until or filters.channels or filters.campaigns)
+
+
+def entrant_journeys_sql(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple[str, dict] | None:
+    """`entrants_sql` followed by each entrant's journey columns (`analytics.journeys`), read in the same pass
+    over the journey table; None when that table cannot answer (then read the events)."""
+    units = _journey_units_query(con, _ENTRY, filters)
+    if units is None:
+        return None
+    sql, params = units
+    return f"SELECT unit_id AS lead_id, * EXCLUDE (unit_id) FROM ({sql})", params
+
+
+def _stage_times_sql(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple[str, dict]:
+    """SQL with each entrant (lead_id, entered_at) and its first MQL, SQL, won and lost time at or after its
+    entry and before the as-of instant (t_mql ... t_lost), and its parameters. Read from the entrants' journey
+    columns when the journey table answers: its `first_from_sql` is that time exactly (`analytics.journeys`);
+    else from the events."""
+    entrant_journeys = entrant_journeys_sql(con, filters)
+    if entrant_journeys is not None:
+        sql, params = entrant_journeys
+        firsts = ", ".join(f"{journeys.first_from_sql(stage, 'entered_at')} AS t_{stage}" for stage in _LATER_STAGES)
+        return f"SELECT lead_id, entered_at, {firsts} FROM ({sql})", params
+    entrants, params = entrants_sql(con, filters)
     firsts = ", ".join(f"min(e.occurred_at) FILTER (WHERE e.stage = '{stage}') AS t_{stage}" for stage in _LATER_STAGES)
     return f"""
         SELECT n.lead_id, n.entered_at, {firsts}
-        FROM entrants n LEFT JOIN events e
+        FROM ({entrants}) n LEFT JOIN events e
           ON e.lead_id = n.lead_id AND e.occurred_at >= n.entered_at AND e.occurred_at < $as_of
          AND e.stage IN ('mql', 'sql', 'won', 'lost')
-        GROUP BY ALL"""
+        GROUP BY ALL""", params
 
 
 def _base_ctes(con: duckdb.DuckDBPyConnection, filters: Filters, sequence: str) -> tuple[str, dict]:
-    """CTEs `stage_times` (entrants with their stage times), `sends` (lead_id, step, sent_at, next_sent_at,
-    enrolled_at) and `responses` (lead_id, step, opened, clicked, unsubscribed_at) of one sequence.
+    """CTEs `stage_times` (the entrants with their stage times: `_stage_times_sql`), `enrolled` (the entrants
+    the sequence sent a message: their stage times, `sent_times` (their messages' times in order),
+    `open_times`, `click_times` and `unsubscribe_times`) and `sends` (one row per message: lead_id, step,
+    sent_at, next_sent_at, enrolled_at, the lead's entered_at and stage times, and whether it was opened and
+    clicked) of one sequence.
 
-    `responses` has a row only for the messages that an open, click or unsubscribe followed (before the
-    lead's next message): join it to `sends` with LEFT JOIN. Only those few are grouped, so the messages
-    are not joined to themselves.
+    The sequence's events are grouped per lead once: a message's step is its place in the lead's list, its
+    responses are the lead's times between it and the next message (`_responded`), so the messages are
+    neither sorted as a whole nor joined to their responses. The join with `stage_times` keeps the entrants'
+    lists; when the filters choose some leads, their events are also picked before grouping (`chooses_leads`).
     """
-    entrants, params = entrants_sql(con, filters)
+    stage_times, params = _stage_times_sql(con, filters)
+    chosen = "AND lead_id IN (SELECT lead_id FROM stage_times)" if chooses_leads(filters) else ""
+    lists = ", ".join(f"list_sort(list(occurred_at) FILTER (WHERE stage = ${kind})) AS {name}_times"
+                      for kind, name in (("sent", "sent"), ("opened", "open"), ("clicked", "click"),
+                                         ("unsubscribed", "unsubscribe")))
     sql = f"""
-        entrants AS ({entrants}),
-        stage_times AS ({_stage_times_sql(con)}),
+        stage_times AS ({stage_times}),
         activity AS (
-            SELECT e.lead_id, e.stage, e.occurred_at FROM events e
-            WHERE e.campaign_id = $sequence AND e.occurred_at < $as_of
-              AND e.stage IN ($sent, $opened, $clicked, $unsubscribed)
-              AND e.lead_id IN (SELECT lead_id FROM entrants)),
+            SELECT lead_id, {lists} FROM events
+            WHERE campaign_id = $sequence AND occurred_at < $as_of
+              AND stage IN ($sent, $opened, $clicked, $unsubscribed) {chosen}
+            GROUP BY lead_id),
+        enrolled AS (SELECT * FROM stage_times JOIN activity USING (lead_id) WHERE len(sent_times) > 0),
         sends AS (
-            SELECT lead_id, occurred_at AS sent_at,
-                   row_number() OVER (PARTITION BY lead_id ORDER BY occurred_at) AS step,
-                   lead(occurred_at) OVER (PARTITION BY lead_id ORDER BY occurred_at) AS next_sent_at,
-                   min(occurred_at) OVER (PARTITION BY lead_id) AS enrolled_at
-            FROM activity WHERE stage = $sent),
-        responses AS (
-            SELECT s.lead_id, s.step, bool_or(a.stage = $opened) AS opened, bool_or(a.stage = $clicked) AS clicked,
-                   min(a.occurred_at) FILTER (WHERE a.stage = $unsubscribed) AS unsubscribed_at
-            FROM sends s JOIN activity a
-              ON a.lead_id = s.lead_id AND a.stage <> $sent AND a.occurred_at >= s.sent_at
-             AND (s.next_sent_at IS NULL OR a.occurred_at < s.next_sent_at)
-            GROUP BY s.lead_id, s.step)"""
+            SELECT lead_id, step, sent_at, next_sent_at, sent_times[1] AS enrolled_at, entered_at,
+                   {', '.join(f't_{stage}' for stage in _LATER_STAGES)},
+                   {_responded('open_times')} AS opened, {_responded('click_times')} AS clicked
+            FROM (SELECT *, sent_times[step + 1] AS next_sent_at
+                  FROM (SELECT *, unnest(sent_times) AS sent_at, generate_subscripts(sent_times, 1) AS step
+                        FROM enrolled)))"""
     return sql, params | {"sequence": sequence, "sent": MESSAGE_SENT, "opened": MESSAGE_OPENED,
                           "clicked": MESSAGE_CLICKED, "unsubscribed": UNSUBSCRIBED}
+
+
+def _responded(times: str) -> str:
+    """SQL: whether the lead has one of `times` (a list column) at or after the message (`sent_at`) and
+    before its next one (`next_sent_at`), which credits it to this message."""
+    return (f"coalesce(len(list_filter({times}, lambda x: x >= sent_at "
+            "AND (next_sent_at IS NULL OR x < next_sent_at))) > 0, false)")
 
 
 def list_sequences(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
@@ -176,32 +208,48 @@ def sequence_steps(con: duckdb.DuckDBPyConnection, filters: Filters, sequence: s
             SELECT step, age_days, {_stage_at('sent_at')} AS stage_idx,
                    {_stage_at('sent_at + to_days($days)')} > {_stage_at('sent_at')} AS advanced,
                    CASE WHEN d < {daily} THEN d ELSE d - (d - {daily}) % 7 END AS age
-            FROM (SELECT s.step, s.sent_at, t.*, (epoch(s.sent_at) - epoch(t.entered_at)) / 86400 AS age_days,
+            FROM (SELECT *, (epoch(sent_at) - epoch(entered_at)) / 86400 AS age_days,
                          CAST(floor(age_days) AS BIGINT) AS d
-                  FROM sends s JOIN stage_times t USING (lead_id))
+                  FROM sends)
             WHERE d >= 0 AND NOT {_closed_at('sent_at')} AND sent_at + to_days($days) <= $as_of),
         cells AS (
-            SELECT step, stage_idx, age, count(*) AS n, count(*) FILTER (WHERE advanced) AS adv
+            SELECT step, stage_idx, age, count(*) AS n, count(*) FILTER (WHERE advanced) AS adv,
+                   sum(age_days) AS age_days
             FROM exposed GROUP BY ALL),
         ages AS (  -- each age's landmark: the recipients' mean exact age, in microseconds since entry
-            SELECT age, CAST(round(avg(age_days) * 86400) AS BIGINT) * 1000000 AS u FROM exposed GROUP BY age),
-        enrolments AS (SELECT lead_id, min(sent_at) AS enrolled_at FROM sends GROUP BY lead_id),
+            SELECT age, CAST(round(sum(age_days) / sum(n) * 86400) AS BIGINT) * 1000000 AS u FROM cells GROUP BY age),
+        enrolments AS (SELECT lead_id, sent_at AS enrolled_at FROM sends WHERE step = 1),
         offsets AS (  -- per entrant, microseconds from its entry to each stage, to the end of its comparison
             -- (closed or enrolled: it compares before then) and to the last landmark its days have passed after
             SELECT epoch_us(t_mql) - e AS m, epoch_us(t_sql) - e AS s, epoch_us(t_won) - e AS w,
                    least(epoch_us(t_won), epoch_us(t_lost), epoch_us(enrolled_at)) - e AS stop,
                    epoch_us($as_of) - e - $days * {_DAY_US} AS last
             FROM (SELECT *, epoch_us(entered_at) AS e FROM stage_times) LEFT JOIN enrolments USING (lead_id)),
+        spans AS (  -- per entrant, the last instant it compares at (at landmarks u <= until) and whether it
+            -- is still: it reaches no further stage by then and its days after, so it is a lead that does not
+            -- advance at every landmark it compares at
+            SELECT *, {' AND '.join(f'({x} IS NULL OR {x} > until + $days * {_DAY_US})' for x in 'msw')} AS still
+            FROM (SELECT *, CASE WHEN stop IS NULL OR stop - 1 > last THEN last ELSE stop - 1 END AS until
+                  FROM offsets)),
         controls AS (
-            SELECT stage_idx, age, count(*) AS control_n, count(*) FILTER (WHERE advanced) AS control_adv
-            FROM (SELECT age, {_offset_stage('u')} AS stage_idx,
-                         {_offset_stage(f'u + $days * {_DAY_US}')} > {_offset_stage('u')} AS advanced
-                  FROM offsets JOIN ages ON u <= last AND (stop IS NULL OR u < stop))
+            SELECT stage_idx, age, CAST(sum(n) AS BIGINT) AS control_n, CAST(sum(adv) AS BIGINT) AS control_adv
+            FROM (SELECT age, {_offset_stage('u')} AS stage_idx, 1 AS n,
+                         CASE WHEN {_offset_stage(f'u + $days * {_DAY_US}')} > {_offset_stage('u')} THEN 1 ELSE 0 END
+                             AS adv
+                  FROM spans JOIN ages ON u <= until WHERE NOT still
+                  UNION ALL  -- still entrants, counted at each landmark in one sorted pass (until >= u), not
+                  -- joined to every landmark they reach
+                  SELECT age, 1, n, 0
+                  FROM (SELECT age, landmark,
+                               sum(1 - landmark) OVER (ORDER BY pos DESC, landmark ROWS UNBOUNDED PRECEDING) AS n
+                        FROM (SELECT until AS pos, 0 AS landmark, NULL AS age FROM spans WHERE still
+                              UNION ALL SELECT u, 1, age FROM ages))
+                  WHERE landmark = 1)
             GROUP BY ALL),
         reach AS (
-            SELECT s.step, median(epoch(s.sent_at) - epoch(s.enrolled_at)) / 86400 AS day, count(*) AS sent,
-                   count(*) FILTER (WHERE r.opened) AS opened, count(*) FILTER (WHERE r.clicked) AS clicked
-            FROM sends s LEFT JOIN responses r USING (lead_id, step) GROUP BY s.step)
+            SELECT step, median(epoch(sent_at) - epoch(enrolled_at)) / 86400 AS day, count(*) AS sent,
+                   count(*) FILTER (WHERE opened) AS opened, count(*) FILTER (WHERE clicked) AS clicked
+            FROM sends GROUP BY step)
         SELECT r.*, c.n, c.adv, coalesce(k.control_n, 0) AS control_n, coalesce(k.control_adv, 0) AS control_adv
         FROM reach r LEFT JOIN cells c USING (step) LEFT JOIN controls k USING (stage_idx, age)
         ORDER BY r.step
@@ -255,19 +303,18 @@ def sequence_exits(con: duckdb.DuckDBPyConnection, filters: Filters, sequence: s
     return con.execute(
         f"""
         WITH {base},
-        last_sends AS (
-            SELECT lead_id, max(step) AS last_step, max(sent_at) AS last_sent FROM sends GROUP BY lead_id),
+        last_sends AS (  -- its first unsubscribe after any of its messages: the first at or after its first
+            SELECT *, len(sent_times) AS last_step, list_max(sent_times) AS last_sent,
+                   list_filter(unsubscribe_times, lambda x: x >= sent_times[1])[1] AS unsubscribed_at
+            FROM enrolled),
         gaps AS (
             SELECT step, median(epoch(next_sent_at) - epoch(sent_at)) AS gap,
                    median(epoch(sent_at) - epoch(enrolled_at)) / 86400 AS day
             FROM sends GROUP BY step),
-        final AS (SELECT max(step) AS final_step FROM sends),
-        unsubscribes AS (SELECT lead_id, min(unsubscribed_at) AS unsubscribed_at FROM responses GROUP BY lead_id),
+        final AS (SELECT max(step) AS final_step FROM gaps),
         timed AS (
-            SELECT l.*, t.*, l.last_sent + to_seconds(CAST(1.5 * g.gap AS BIGINT)) AS due, f.final_step,
-                   u.unsubscribed_at
-            FROM last_sends l JOIN stage_times t USING (lead_id) JOIN gaps g ON g.step = l.last_step
-            LEFT JOIN unsubscribes u USING (lead_id), final f),
+            SELECT l.*, l.last_sent + to_seconds(CAST(1.5 * g.gap AS BIGINT)) AS due, f.final_step
+            FROM last_sends l JOIN gaps g ON g.step = l.last_step, final f),
         classified AS (
             SELECT last_step,
                    CASE WHEN last_step = final_step THEN 'finished'

@@ -1,215 +1,207 @@
 -- analytics.scoring._check_groups: ClickHouse translation of its DuckDB query (python -m analytics.clickhouse.golden regenerates this file)
-WITH entrants AS (
+WITH timed AS (
   SELECT
-    unit_id AS lead_id,
-    entered_at
+    lead_id,
+    entered_at + toIntervalDay({score_at:Int64}) AS scored_at,
+    CASE WHEN "won_at" < {as_of:DateTime64(6)} THEN "won_at" END AS first_target,
+    CASE WHEN "lost_at" < {as_of:DateTime64(6)} THEN "lost_at" END AS closed_at
   FROM (
-    WITH entrants AS (
-      SELECT
-        *
-      FROM (
-        SELECT
-          lead_id AS unit_id,
-          CASE
-            WHEN "lead_at" < {as_of:DateTime64(6)}
-            THEN "lead_at"
-            ELSE LEAST(
-              CASE WHEN "mql_at" < {as_of:DateTime64(6)} THEN "mql_at" END,
-              CASE WHEN "sql_at" < {as_of:DateTime64(6)} THEN "sql_at" END,
-              CASE WHEN "won_at" < {as_of:DateTime64(6)} THEN "won_at" END
-            )
-          END AS entered_at,
-          FALSE AS simple,
-          *
-          EXCEPT (lead_id)
-        FROM journeys
-      )
-      WHERE
-        NOT (
-          entered_at IS NULL
-        )
-    ), p1 AS (
-      SELECT
-        *,
-        CASE WHEN NOT simple THEN [entered_at] ELSE [] END AS r1
-      FROM entrants
-    ), p2 AS (
-      SELECT
-        *,
-        CASE
-          WHEN NOT simple
-          THEN arrayFilter(
-            o -> o < {as_of:DateTime64(6)} AND arrayExists(x -> x, arrayMap(r -> r <= o, r1)),
-            CASE
-              WHEN "mql_at" < {as_of:DateTime64(6)}
-              THEN CASE WHEN notEmpty("mql_times") THEN "mql_times" ELSE ["mql_at"] END
-              ELSE FLATTEN(
-                [
-                  CASE WHEN notEmpty("sql_times") THEN "sql_times" ELSE ["sql_at"] END,
-                  CASE WHEN notEmpty("won_times") THEN "won_times" ELSE ["won_at"] END
-                ]
-              )
-            END
-          )
-          ELSE []
-        END AS r2
-      FROM p1
-    ), p3 AS (
-      SELECT
-        *,
-        CASE
-          WHEN NOT simple
-          THEN arrayFilter(
-            o -> o < {as_of:DateTime64(6)}
-            AND arrayExists(
-              x -> x,
-              arrayMap(
-                r -> r <= o
-                AND o <= (
-                  r + toIntervalMonth({w3_months:Int64}) + toIntervalSecond({w3_seconds:Int64})
-                ),
-                r2
-              )
-            ),
-            CASE
-              WHEN "sql_at" < {as_of:DateTime64(6)}
-              THEN CASE WHEN notEmpty("sql_times") THEN "sql_times" ELSE ["sql_at"] END
-              ELSE FLATTEN([CASE WHEN notEmpty("won_times") THEN "won_times" ELSE ["won_at"] END])
-            END
-          )
-          ELSE []
-        END AS r3
-      FROM p2
-    ), p4 AS (
-      SELECT
-        *,
-        CASE
-          WHEN NOT simple
-          THEN arrayFilter(
-            o -> o < {as_of:DateTime64(6)}
-            AND arrayExists(
-              x -> x,
-              arrayMap(
-                r -> r <= o
-                AND o <= (
-                  r + toIntervalMonth({w4_months:Int64}) + toIntervalSecond({w4_seconds:Int64})
-                ),
-                r3
-              )
-            ),
-            CASE WHEN notEmpty("won_times") THEN "won_times" ELSE ["won_at"] END
-          )
-          ELSE []
-        END AS r4
-      FROM p3
-    ), judged AS (
-      SELECT
-        *,
-        CASE
-          WHEN simple
-          THEN CASE
-            WHEN "mql_at" IS NULL OR "mql_at" >= {as_of:DateTime64(6)} OR "mql_at" < entered_at
-            THEN 1
-            WHEN "sql_at" IS NULL
-            OR "sql_at" >= {as_of:DateTime64(6)}
-            OR "sql_at" < "mql_at"
-            OR "sql_at" > (
-              "mql_at" + toIntervalMonth({w3_months:Int64}) + toIntervalSecond({w3_seconds:Int64})
-            )
-            THEN 2
-            WHEN "won_at" IS NULL
-            OR "won_at" >= {as_of:DateTime64(6)}
-            OR "won_at" < "sql_at"
-            OR "won_at" > (
-              "sql_at" + toIntervalMonth({w4_months:Int64}) + toIntervalSecond({w4_seconds:Int64})
-            )
-            THEN 3
-            ELSE 4
-          END
-          ELSE CASE
-            WHEN toInt64(length(r4)) > 0
-            THEN 4
-            WHEN toInt64(length(r3)) > 0
-            THEN 3
-            WHEN toInt64(length(r2)) > 0
-            THEN 2
-            ELSE 1
-          END
-        END AS reached
-      FROM p4
-    )
     SELECT
-      unit_id,
-      'all' AS grp,
-      entered_at,
-      reached,
-      CASE reached
-        WHEN 1
-        THEN CASE WHEN simple THEN entered_at ELSE arrayMax(r1) END
-        WHEN 2
-        THEN CASE WHEN simple THEN "mql_at" ELSE arrayMax(r2) END
-        WHEN 3
-        THEN CASE WHEN simple THEN "sql_at" ELSE arrayMax(r3) END
-        WHEN 4
-        THEN CASE WHEN simple THEN "won_at" ELSE arrayMax(r4) END
-      END AS last_at,
-      CAST(COALESCE(
-        CASE reached
-          WHEN 2
-          THEN CASE
-            WHEN simple
-            THEN (
-              "mql_at" + toIntervalMonth({w3_months:Int64}) + toIntervalSecond({w3_seconds:Int64})
-            ) >= {as_of:DateTime64(6)}
-            ELSE arrayExists(
-              x -> x,
-              arrayMap(
-                r -> (
-                  r + toIntervalMonth({w3_months:Int64}) + toIntervalSecond({w3_seconds:Int64})
-                ) >= {as_of:DateTime64(6)},
-                r2
-              )
-            )
-          END
-          WHEN 3
-          THEN CASE
-            WHEN simple
-            THEN (
-              "sql_at" + toIntervalMonth({w4_months:Int64}) + toIntervalSecond({w4_seconds:Int64})
-            ) >= {as_of:DateTime64(6)}
-            ELSE arrayExists(
-              x -> x,
-              arrayMap(
-                r -> (
-                  r + toIntervalMonth({w4_months:Int64}) + toIntervalSecond({w4_seconds:Int64})
-                ) >= {as_of:DateTime64(6)},
-                r3
-              )
-            )
-          END
-        END,
-        FALSE
-      ) AS Nullable(Bool)) AS open,
+      unit_id AS lead_id,
       *
-      EXCEPT (unit_id, entered_at, reached, simple, r1, r2, r3, r4)
-    FROM judged
-  )
-), timed AS (
-  SELECT
-    n.lead_id AS lead_id,
-    n.entered_at + toIntervalDay({score_at:Int64}) AS scored_at,
-    MIN(e.occurred_at) FILTER(WHERE
-      e.stage = {target:String}) AS first_target,
-    MIN(e.occurred_at) FILTER(WHERE
-      has({closing:Array(String)}, e.stage)) AS closed_at
-  FROM entrants AS n
-  LEFT JOIN events AS e
-    ON e.lead_id = n.lead_id
-    AND e.occurred_at < {as_of:DateTime64(6)}
-    AND (
-      e.stage = {target:String} OR has({closing:Array(String)}, e.stage)
+      EXCEPT (unit_id)
+    FROM (
+      WITH entrants AS (
+        SELECT
+          *
+        FROM (
+          SELECT
+            lead_id AS unit_id,
+            CASE
+              WHEN "lead_at" < {as_of:DateTime64(6)}
+              THEN "lead_at"
+              ELSE LEAST(
+                CASE WHEN "mql_at" < {as_of:DateTime64(6)} THEN "mql_at" END,
+                CASE WHEN "sql_at" < {as_of:DateTime64(6)} THEN "sql_at" END,
+                CASE WHEN "won_at" < {as_of:DateTime64(6)} THEN "won_at" END
+              )
+            END AS entered_at,
+            FALSE AS simple,
+            *
+            EXCEPT (lead_id)
+          FROM journeys
+        )
+        WHERE
+          NOT (
+            entered_at IS NULL
+          )
+      ), p1 AS (
+        SELECT
+          *,
+          CASE WHEN NOT simple THEN [entered_at] ELSE [] END AS r1
+        FROM entrants
+      ), p2 AS (
+        SELECT
+          *,
+          CASE
+            WHEN NOT simple
+            THEN arrayFilter(
+              o -> o < {as_of:DateTime64(6)} AND arrayExists(x -> x, arrayMap(r -> r <= o, r1)),
+              CASE
+                WHEN "mql_at" < {as_of:DateTime64(6)}
+                THEN CASE WHEN notEmpty("mql_times") THEN "mql_times" ELSE ["mql_at"] END
+                ELSE FLATTEN(
+                  [
+                    CASE WHEN notEmpty("sql_times") THEN "sql_times" ELSE ["sql_at"] END,
+                    CASE WHEN notEmpty("won_times") THEN "won_times" ELSE ["won_at"] END
+                  ]
+                )
+              END
+            )
+            ELSE []
+          END AS r2
+        FROM p1
+      ), p3 AS (
+        SELECT
+          *,
+          CASE
+            WHEN NOT simple
+            THEN arrayFilter(
+              o -> o < {as_of:DateTime64(6)}
+              AND arrayExists(
+                x -> x,
+                arrayMap(
+                  r -> r <= o
+                  AND o <= (
+                    r + toIntervalMonth({w3_months:Int64}) + toIntervalSecond({w3_seconds:Int64})
+                  ),
+                  r2
+                )
+              ),
+              CASE
+                WHEN "sql_at" < {as_of:DateTime64(6)}
+                THEN CASE WHEN notEmpty("sql_times") THEN "sql_times" ELSE ["sql_at"] END
+                ELSE FLATTEN([CASE WHEN notEmpty("won_times") THEN "won_times" ELSE ["won_at"] END])
+              END
+            )
+            ELSE []
+          END AS r3
+        FROM p2
+      ), p4 AS (
+        SELECT
+          *,
+          CASE
+            WHEN NOT simple
+            THEN arrayFilter(
+              o -> o < {as_of:DateTime64(6)}
+              AND arrayExists(
+                x -> x,
+                arrayMap(
+                  r -> r <= o
+                  AND o <= (
+                    r + toIntervalMonth({w4_months:Int64}) + toIntervalSecond({w4_seconds:Int64})
+                  ),
+                  r3
+                )
+              ),
+              CASE WHEN notEmpty("won_times") THEN "won_times" ELSE ["won_at"] END
+            )
+            ELSE []
+          END AS r4
+        FROM p3
+      ), judged AS (
+        SELECT
+          *,
+          CASE
+            WHEN simple
+            THEN CASE
+              WHEN "mql_at" IS NULL OR "mql_at" >= {as_of:DateTime64(6)} OR "mql_at" < entered_at
+              THEN 1
+              WHEN "sql_at" IS NULL
+              OR "sql_at" >= {as_of:DateTime64(6)}
+              OR "sql_at" < "mql_at"
+              OR "sql_at" > (
+                "mql_at" + toIntervalMonth({w3_months:Int64}) + toIntervalSecond({w3_seconds:Int64})
+              )
+              THEN 2
+              WHEN "won_at" IS NULL
+              OR "won_at" >= {as_of:DateTime64(6)}
+              OR "won_at" < "sql_at"
+              OR "won_at" > (
+                "sql_at" + toIntervalMonth({w4_months:Int64}) + toIntervalSecond({w4_seconds:Int64})
+              )
+              THEN 3
+              ELSE 4
+            END
+            ELSE CASE
+              WHEN toInt64(length(r4)) > 0
+              THEN 4
+              WHEN toInt64(length(r3)) > 0
+              THEN 3
+              WHEN toInt64(length(r2)) > 0
+              THEN 2
+              ELSE 1
+            END
+          END AS reached
+        FROM p4
+      )
+      SELECT
+        unit_id,
+        'all' AS grp,
+        entered_at,
+        reached,
+        CASE reached
+          WHEN 1
+          THEN CASE WHEN simple THEN entered_at ELSE arrayMax(r1) END
+          WHEN 2
+          THEN CASE WHEN simple THEN "mql_at" ELSE arrayMax(r2) END
+          WHEN 3
+          THEN CASE WHEN simple THEN "sql_at" ELSE arrayMax(r3) END
+          WHEN 4
+          THEN CASE WHEN simple THEN "won_at" ELSE arrayMax(r4) END
+        END AS last_at,
+        CAST(COALESCE(
+          CASE reached
+            WHEN 2
+            THEN CASE
+              WHEN simple
+              THEN (
+                "mql_at" + toIntervalMonth({w3_months:Int64}) + toIntervalSecond({w3_seconds:Int64})
+              ) >= {as_of:DateTime64(6)}
+              ELSE arrayExists(
+                x -> x,
+                arrayMap(
+                  r -> (
+                    r + toIntervalMonth({w3_months:Int64}) + toIntervalSecond({w3_seconds:Int64})
+                  ) >= {as_of:DateTime64(6)},
+                  r2
+                )
+              )
+            END
+            WHEN 3
+            THEN CASE
+              WHEN simple
+              THEN (
+                "sql_at" + toIntervalMonth({w4_months:Int64}) + toIntervalSecond({w4_seconds:Int64})
+              ) >= {as_of:DateTime64(6)}
+              ELSE arrayExists(
+                x -> x,
+                arrayMap(
+                  r -> (
+                    r + toIntervalMonth({w4_months:Int64}) + toIntervalSecond({w4_seconds:Int64})
+                  ) >= {as_of:DateTime64(6)},
+                  r3
+                )
+              )
+            END
+          END,
+          FALSE
+        ) AS Nullable(Bool)) AS open,
+        *
+        EXCEPT (unit_id, entered_at, reached, simple, r1, r2, r3, r4)
+      FROM judged
     )
-  GROUP BY ALL
+  )
 ), classified AS (
   SELECT
     *,

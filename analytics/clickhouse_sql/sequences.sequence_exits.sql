@@ -1,282 +1,306 @@
 -- analytics.sequences.sequence_exits: ClickHouse translation of its DuckDB query (python -m analytics.clickhouse.golden regenerates this file)
-WITH entrants AS (
+WITH stage_times AS (
   SELECT
-    unit_id AS lead_id,
-    entered_at
-  FROM (
-    WITH entrants AS (
-      SELECT
-        *
-      FROM (
-        SELECT
-          lead_id AS unit_id,
-          CASE
-            WHEN "lead_at" < {as_of:DateTime64(6)}
-            THEN "lead_at"
-            ELSE LEAST(
-              CASE WHEN "mql_at" < {as_of:DateTime64(6)} THEN "mql_at" END,
-              CASE WHEN "sql_at" < {as_of:DateTime64(6)} THEN "sql_at" END,
-              CASE WHEN "won_at" < {as_of:DateTime64(6)} THEN "won_at" END
-            )
-          END AS entered_at,
-          FALSE AS simple,
-          *
-          EXCEPT (lead_id)
-        FROM journeys
-      )
-      WHERE
-        NOT (
-          entered_at IS NULL
-        )
-    ), p1 AS (
-      SELECT
-        *,
-        CASE WHEN NOT simple THEN [entered_at] ELSE [] END AS r1
-      FROM entrants
-    ), p2 AS (
-      SELECT
-        *,
-        CASE
-          WHEN NOT simple
-          THEN arrayFilter(
-            o -> o < {as_of:DateTime64(6)} AND arrayExists(x -> x, arrayMap(r -> r <= o, r1)),
-            CASE
-              WHEN "mql_at" < {as_of:DateTime64(6)}
-              THEN CASE WHEN notEmpty("mql_times") THEN "mql_times" ELSE ["mql_at"] END
-              ELSE FLATTEN(
-                [
-                  CASE WHEN notEmpty("sql_times") THEN "sql_times" ELSE ["sql_at"] END,
-                  CASE WHEN notEmpty("won_times") THEN "won_times" ELSE ["won_at"] END
-                ]
-              )
-            END
-          )
-          ELSE []
-        END AS r2
-      FROM p1
-    ), p3 AS (
-      SELECT
-        *,
-        CASE
-          WHEN NOT simple
-          THEN arrayFilter(
-            o -> o < {as_of:DateTime64(6)}
-            AND arrayExists(
-              x -> x,
-              arrayMap(
-                r -> r <= o
-                AND o <= (
-                  r + toIntervalMonth({w3_months:Int64}) + toIntervalSecond({w3_seconds:Int64})
-                ),
-                r2
-              )
-            ),
-            CASE
-              WHEN "sql_at" < {as_of:DateTime64(6)}
-              THEN CASE WHEN notEmpty("sql_times") THEN "sql_times" ELSE ["sql_at"] END
-              ELSE FLATTEN([CASE WHEN notEmpty("won_times") THEN "won_times" ELSE ["won_at"] END])
-            END
-          )
-          ELSE []
-        END AS r3
-      FROM p2
-    ), p4 AS (
-      SELECT
-        *,
-        CASE
-          WHEN NOT simple
-          THEN arrayFilter(
-            o -> o < {as_of:DateTime64(6)}
-            AND arrayExists(
-              x -> x,
-              arrayMap(
-                r -> r <= o
-                AND o <= (
-                  r + toIntervalMonth({w4_months:Int64}) + toIntervalSecond({w4_seconds:Int64})
-                ),
-                r3
-              )
-            ),
-            CASE WHEN notEmpty("won_times") THEN "won_times" ELSE ["won_at"] END
-          )
-          ELSE []
-        END AS r4
-      FROM p3
-    ), judged AS (
-      SELECT
-        *,
-        CASE
-          WHEN simple
-          THEN CASE
-            WHEN "mql_at" IS NULL OR "mql_at" >= {as_of:DateTime64(6)} OR "mql_at" < entered_at
-            THEN 1
-            WHEN "sql_at" IS NULL
-            OR "sql_at" >= {as_of:DateTime64(6)}
-            OR "sql_at" < "mql_at"
-            OR "sql_at" > (
-              "mql_at" + toIntervalMonth({w3_months:Int64}) + toIntervalSecond({w3_seconds:Int64})
-            )
-            THEN 2
-            WHEN "won_at" IS NULL
-            OR "won_at" >= {as_of:DateTime64(6)}
-            OR "won_at" < "sql_at"
-            OR "won_at" > (
-              "sql_at" + toIntervalMonth({w4_months:Int64}) + toIntervalSecond({w4_seconds:Int64})
-            )
-            THEN 3
-            ELSE 4
-          END
-          ELSE CASE
-            WHEN toInt64(length(r4)) > 0
-            THEN 4
-            WHEN toInt64(length(r3)) > 0
-            THEN 3
-            WHEN toInt64(length(r2)) > 0
-            THEN 2
-            ELSE 1
-          END
-        END AS reached
-      FROM p4
-    )
-    SELECT
-      unit_id,
-      'all' AS grp,
-      entered_at,
-      reached,
-      CASE reached
-        WHEN 1
-        THEN CASE WHEN simple THEN entered_at ELSE arrayMax(r1) END
-        WHEN 2
-        THEN CASE WHEN simple THEN "mql_at" ELSE arrayMax(r2) END
-        WHEN 3
-        THEN CASE WHEN simple THEN "sql_at" ELSE arrayMax(r3) END
-        WHEN 4
-        THEN CASE WHEN simple THEN "won_at" ELSE arrayMax(r4) END
-      END AS last_at,
-      CAST(COALESCE(
-        CASE reached
-          WHEN 2
-          THEN CASE
-            WHEN simple
-            THEN (
-              "mql_at" + toIntervalMonth({w3_months:Int64}) + toIntervalSecond({w3_seconds:Int64})
-            ) >= {as_of:DateTime64(6)}
-            ELSE arrayExists(
-              x -> x,
-              arrayMap(
-                r -> (
-                  r + toIntervalMonth({w3_months:Int64}) + toIntervalSecond({w3_seconds:Int64})
-                ) >= {as_of:DateTime64(6)},
-                r2
-              )
-            )
-          END
-          WHEN 3
-          THEN CASE
-            WHEN simple
-            THEN (
-              "sql_at" + toIntervalMonth({w4_months:Int64}) + toIntervalSecond({w4_seconds:Int64})
-            ) >= {as_of:DateTime64(6)}
-            ELSE arrayExists(
-              x -> x,
-              arrayMap(
-                r -> (
-                  r + toIntervalMonth({w4_months:Int64}) + toIntervalSecond({w4_seconds:Int64})
-                ) >= {as_of:DateTime64(6)},
-                r3
-              )
-            )
-          END
-        END,
-        FALSE
-      ) AS Nullable(Bool)) AS open,
-      *
-      EXCEPT (unit_id, entered_at, reached, simple, r1, r2, r3, r4)
-    FROM judged
-  )
-), stage_times AS (
-  SELECT
-    n.lead_id AS lead_id,
-    n.entered_at AS entered_at,
+    lead_id,
+    entered_at,
     CASE
-      WHEN "mql_at" >= n.entered_at
+      WHEN "mql_at" >= entered_at
       THEN CASE WHEN "mql_at" < {as_of:DateTime64(6)} THEN "mql_at" END
       WHEN NOT empty("mql_times")
-      THEN arrayElementOrNull(arrayFilter(x -> x >= n.entered_at AND x < {as_of:DateTime64(6)}, "mql_times"), 1)
+      THEN arrayElementOrNull(arrayFilter(x -> x >= entered_at AND x < {as_of:DateTime64(6)}, "mql_times"), 1)
     END AS t_mql,
     CASE
-      WHEN "sql_at" >= n.entered_at
+      WHEN "sql_at" >= entered_at
       THEN CASE WHEN "sql_at" < {as_of:DateTime64(6)} THEN "sql_at" END
       WHEN NOT empty("sql_times")
-      THEN arrayElementOrNull(arrayFilter(x -> x >= n.entered_at AND x < {as_of:DateTime64(6)}, "sql_times"), 1)
+      THEN arrayElementOrNull(arrayFilter(x -> x >= entered_at AND x < {as_of:DateTime64(6)}, "sql_times"), 1)
     END AS t_sql,
     CASE
-      WHEN "won_at" >= n.entered_at
+      WHEN "won_at" >= entered_at
       THEN CASE WHEN "won_at" < {as_of:DateTime64(6)} THEN "won_at" END
       WHEN NOT empty("won_times")
-      THEN arrayElementOrNull(arrayFilter(x -> x >= n.entered_at AND x < {as_of:DateTime64(6)}, "won_times"), 1)
+      THEN arrayElementOrNull(arrayFilter(x -> x >= entered_at AND x < {as_of:DateTime64(6)}, "won_times"), 1)
     END AS t_won,
     CASE
-      WHEN "lost_at" >= n.entered_at
+      WHEN "lost_at" >= entered_at
       THEN CASE WHEN "lost_at" < {as_of:DateTime64(6)} THEN "lost_at" END
       WHEN NOT empty("lost_times")
-      THEN arrayElementOrNull(arrayFilter(x -> x >= n.entered_at AND x < {as_of:DateTime64(6)}, "lost_times"), 1)
+      THEN arrayElementOrNull(arrayFilter(x -> x >= entered_at AND x < {as_of:DateTime64(6)}, "lost_times"), 1)
     END AS t_lost
-  FROM entrants AS n
-  LEFT JOIN journeys
-    USING (lead_id)
+  FROM (
+    SELECT
+      unit_id AS lead_id,
+      *
+      EXCEPT (unit_id)
+    FROM (
+      WITH entrants AS (
+        SELECT
+          *
+        FROM (
+          SELECT
+            lead_id AS unit_id,
+            CASE
+              WHEN "lead_at" < {as_of:DateTime64(6)}
+              THEN "lead_at"
+              ELSE LEAST(
+                CASE WHEN "mql_at" < {as_of:DateTime64(6)} THEN "mql_at" END,
+                CASE WHEN "sql_at" < {as_of:DateTime64(6)} THEN "sql_at" END,
+                CASE WHEN "won_at" < {as_of:DateTime64(6)} THEN "won_at" END
+              )
+            END AS entered_at,
+            FALSE AS simple,
+            *
+            EXCEPT (lead_id)
+          FROM journeys
+        )
+        WHERE
+          NOT (
+            entered_at IS NULL
+          )
+      ), p1 AS (
+        SELECT
+          *,
+          CASE WHEN NOT simple THEN [entered_at] ELSE [] END AS r1
+        FROM entrants
+      ), p2 AS (
+        SELECT
+          *,
+          CASE
+            WHEN NOT simple
+            THEN arrayFilter(
+              o -> o < {as_of:DateTime64(6)} AND arrayExists(x -> x, arrayMap(r -> r <= o, r1)),
+              CASE
+                WHEN "mql_at" < {as_of:DateTime64(6)}
+                THEN CASE WHEN notEmpty("mql_times") THEN "mql_times" ELSE ["mql_at"] END
+                ELSE FLATTEN(
+                  [
+                    CASE WHEN notEmpty("sql_times") THEN "sql_times" ELSE ["sql_at"] END,
+                    CASE WHEN notEmpty("won_times") THEN "won_times" ELSE ["won_at"] END
+                  ]
+                )
+              END
+            )
+            ELSE []
+          END AS r2
+        FROM p1
+      ), p3 AS (
+        SELECT
+          *,
+          CASE
+            WHEN NOT simple
+            THEN arrayFilter(
+              o -> o < {as_of:DateTime64(6)}
+              AND arrayExists(
+                x -> x,
+                arrayMap(
+                  r -> r <= o
+                  AND o <= (
+                    r + toIntervalMonth({w3_months:Int64}) + toIntervalSecond({w3_seconds:Int64})
+                  ),
+                  r2
+                )
+              ),
+              CASE
+                WHEN "sql_at" < {as_of:DateTime64(6)}
+                THEN CASE WHEN notEmpty("sql_times") THEN "sql_times" ELSE ["sql_at"] END
+                ELSE FLATTEN([CASE WHEN notEmpty("won_times") THEN "won_times" ELSE ["won_at"] END])
+              END
+            )
+            ELSE []
+          END AS r3
+        FROM p2
+      ), p4 AS (
+        SELECT
+          *,
+          CASE
+            WHEN NOT simple
+            THEN arrayFilter(
+              o -> o < {as_of:DateTime64(6)}
+              AND arrayExists(
+                x -> x,
+                arrayMap(
+                  r -> r <= o
+                  AND o <= (
+                    r + toIntervalMonth({w4_months:Int64}) + toIntervalSecond({w4_seconds:Int64})
+                  ),
+                  r3
+                )
+              ),
+              CASE WHEN notEmpty("won_times") THEN "won_times" ELSE ["won_at"] END
+            )
+            ELSE []
+          END AS r4
+        FROM p3
+      ), judged AS (
+        SELECT
+          *,
+          CASE
+            WHEN simple
+            THEN CASE
+              WHEN "mql_at" IS NULL OR "mql_at" >= {as_of:DateTime64(6)} OR "mql_at" < entered_at
+              THEN 1
+              WHEN "sql_at" IS NULL
+              OR "sql_at" >= {as_of:DateTime64(6)}
+              OR "sql_at" < "mql_at"
+              OR "sql_at" > (
+                "mql_at" + toIntervalMonth({w3_months:Int64}) + toIntervalSecond({w3_seconds:Int64})
+              )
+              THEN 2
+              WHEN "won_at" IS NULL
+              OR "won_at" >= {as_of:DateTime64(6)}
+              OR "won_at" < "sql_at"
+              OR "won_at" > (
+                "sql_at" + toIntervalMonth({w4_months:Int64}) + toIntervalSecond({w4_seconds:Int64})
+              )
+              THEN 3
+              ELSE 4
+            END
+            ELSE CASE
+              WHEN toInt64(length(r4)) > 0
+              THEN 4
+              WHEN toInt64(length(r3)) > 0
+              THEN 3
+              WHEN toInt64(length(r2)) > 0
+              THEN 2
+              ELSE 1
+            END
+          END AS reached
+        FROM p4
+      )
+      SELECT
+        unit_id,
+        'all' AS grp,
+        entered_at,
+        reached,
+        CASE reached
+          WHEN 1
+          THEN CASE WHEN simple THEN entered_at ELSE arrayMax(r1) END
+          WHEN 2
+          THEN CASE WHEN simple THEN "mql_at" ELSE arrayMax(r2) END
+          WHEN 3
+          THEN CASE WHEN simple THEN "sql_at" ELSE arrayMax(r3) END
+          WHEN 4
+          THEN CASE WHEN simple THEN "won_at" ELSE arrayMax(r4) END
+        END AS last_at,
+        CAST(COALESCE(
+          CASE reached
+            WHEN 2
+            THEN CASE
+              WHEN simple
+              THEN (
+                "mql_at" + toIntervalMonth({w3_months:Int64}) + toIntervalSecond({w3_seconds:Int64})
+              ) >= {as_of:DateTime64(6)}
+              ELSE arrayExists(
+                x -> x,
+                arrayMap(
+                  r -> (
+                    r + toIntervalMonth({w3_months:Int64}) + toIntervalSecond({w3_seconds:Int64})
+                  ) >= {as_of:DateTime64(6)},
+                  r2
+                )
+              )
+            END
+            WHEN 3
+            THEN CASE
+              WHEN simple
+              THEN (
+                "sql_at" + toIntervalMonth({w4_months:Int64}) + toIntervalSecond({w4_seconds:Int64})
+              ) >= {as_of:DateTime64(6)}
+              ELSE arrayExists(
+                x -> x,
+                arrayMap(
+                  r -> (
+                    r + toIntervalMonth({w4_months:Int64}) + toIntervalSecond({w4_seconds:Int64})
+                  ) >= {as_of:DateTime64(6)},
+                  r3
+                )
+              )
+            END
+          END,
+          FALSE
+        ) AS Nullable(Bool)) AS open,
+        *
+        EXCEPT (unit_id, entered_at, reached, simple, r1, r2, r3, r4)
+      FROM judged
+    )
+  )
 ), activity AS (
   SELECT
-    e.lead_id AS lead_id,
-    e.stage AS stage,
-    e.occurred_at AS occurred_at
-  FROM events AS e
+    lead_id,
+    arraySort(groupArray(occurred_at) FILTER(WHERE
+      stage = {sent:String})) AS sent_times,
+    arraySort(groupArray(occurred_at) FILTER(WHERE
+      stage = {opened:String})) AS open_times,
+    arraySort(groupArray(occurred_at) FILTER(WHERE
+      stage = {clicked:String})) AS click_times,
+    arraySort(groupArray(occurred_at) FILTER(WHERE
+      stage = {unsubscribed:String})) AS unsubscribe_times
+  FROM events
   WHERE
-    e.campaign_id = {sequence:String}
-    AND e.occurred_at < {as_of:DateTime64(6)}
-    AND e.stage IN ({sent:String}, {opened:String}, {clicked:String}, {unsubscribed:String})
-    AND e.lead_id IN (
-      SELECT
-        lead_id
-      FROM entrants
-    )
+    campaign_id = {sequence:String}
+    AND occurred_at < {as_of:DateTime64(6)}
+    AND stage IN ({sent:String}, {opened:String}, {clicked:String}, {unsubscribed:String})
+  GROUP BY
+    lead_id
+), enrolled AS (
+  SELECT
+    *
+  FROM stage_times
+  JOIN activity
+    USING (lead_id)
+  WHERE
+    toInt64(length(sent_times)) > 0
 ), sends AS (
   SELECT
     lead_id,
-    occurred_at AS sent_at,
-    toInt64(ROW_NUMBER() OVER (PARTITION BY lead_id ORDER BY occurred_at)) AS step,
-    lead(toNullable(occurred_at)) OVER (PARTITION BY lead_id ORDER BY occurred_at) AS next_sent_at,
-    MIN(occurred_at) OVER (PARTITION BY lead_id) AS enrolled_at
-  FROM activity
-  WHERE
-    stage = {sent:String}
-), responses AS (
-  SELECT
-    s.lead_id AS lead_id,
-    s.step AS step,
-    CAST(MAX(a.stage = {opened:String}) AS Nullable(Bool)) AS opened,
-    CAST(MAX(a.stage = {clicked:String}) AS Nullable(Bool)) AS clicked,
-    MIN(a.occurred_at) FILTER(WHERE
-      a.stage = {unsubscribed:String}) AS unsubscribed_at
-  FROM sends AS s
-  JOIN activity AS a
-    ON a.lead_id = s.lead_id
-    AND a.stage <> {sent:String}
-    AND a.occurred_at >= s.sent_at
-    AND (
-      s.next_sent_at IS NULL OR a.occurred_at < s.next_sent_at
+    step,
+    sent_at,
+    next_sent_at,
+    arrayElementOrNull(sent_times, 1) AS enrolled_at,
+    entered_at,
+    t_mql,
+    t_sql,
+    t_won,
+    t_lost,
+    CAST(COALESCE(
+      toInt64(
+        length(
+          arrayFilter(x -> x >= sent_at AND (
+            next_sent_at IS NULL OR x < next_sent_at
+          ), open_times)
+        )
+      ) > 0,
+      FALSE
+    ) AS Nullable(Bool)) AS opened,
+    CAST(COALESCE(
+      toInt64(
+        length(
+          arrayFilter(x -> x >= sent_at AND (
+            next_sent_at IS NULL OR x < next_sent_at
+          ), click_times)
+        )
+      ) > 0,
+      FALSE
+    ) AS Nullable(Bool)) AS clicked
+  FROM (
+    SELECT
+      *,
+      arrayElementOrNull(sent_times, step + 1) AS next_sent_at
+    FROM (
+      SELECT
+        *,
+        arrayElementOrNull(sent_times, step) AS sent_at,
+        arrayJoin(arrayEnumerate(sent_times)) AS step
+      FROM enrolled
     )
-  GROUP BY
-    s.lead_id,
-    s.step
+  )
 ), last_sends AS (
   SELECT
-    lead_id,
-    MAX(step) AS last_step,
-    MAX(sent_at) AS last_sent
-  FROM sends
-  GROUP BY
-    lead_id
+    *,
+    toInt64(length(sent_times)) AS last_step,
+    arrayMax(sent_times) AS last_sent,
+    arrayElementOrNull(arrayFilter(x -> x >= arrayElementOrNull(sent_times, 1), unsubscribe_times), 1) AS unsubscribed_at
+  FROM enrolled
 ), gaps AS (
   SELECT
     step,
@@ -288,28 +312,15 @@ WITH entrants AS (
 ), final AS (
   SELECT
     MAX(step) AS final_step
-  FROM sends
-), unsubscribes AS (
-  SELECT
-    lead_id,
-    MIN(unsubscribed_at) AS unsubscribed_at
-  FROM responses
-  GROUP BY
-    lead_id
+  FROM gaps
 ), timed AS (
   SELECT
     l.*,
-    t.*,
     l.last_sent + toIntervalSecond(CAST(1.5 * g.gap AS Nullable(Int64))) AS due,
-    f.final_step AS final_step,
-    u.unsubscribed_at AS unsubscribed_at
+    f.final_step AS final_step
   FROM last_sends AS l
-  JOIN stage_times AS t
-    USING (lead_id)
   JOIN gaps AS g
-    ON g.step = l.last_step
-  LEFT JOIN unsubscribes AS u
-    USING (lead_id), final AS f
+    ON g.step = l.last_step, final AS f
 ), classified AS (
   SELECT
     last_step,

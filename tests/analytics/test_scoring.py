@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import date, datetime
+from unittest.mock import patch
 
 import numpy as np
 import pandas as pd
@@ -92,6 +93,49 @@ def test_the_sales_ready_list_is_the_score_tables_ready_open_leads_and_its_top_c
     assert top.total == 2
     pd.testing.assert_frame_equal(top.leads, expected.head(1))
     assert scoring.sales_ready_top(scored, rules, Filters(as_of=date(2025, 12, 31)), 1).total == 0
+
+
+def test_stages_and_outcomes_from_the_journeys_equal_those_from_the_events(con):
+    # R1 is won, lost and won again; R2 had its SQL before it came in; R3's MQL falls after the as-of date;
+    # R4 is lost twice; R5 is won, then lost.
+    jan1 = D(2026, 1, 1)
+    _lead(con, "R1", "head", jan1, ("webinar", D(2026, 1, 3)), ("won", D(2026, 1, 10)), ("lost", D(2026, 2, 1)),
+          ("won", D(2026, 3, 1)))
+    _lead(con, "R2", "staff", jan1, ("sql", D(2025, 12, 20)), ("visit", D(2026, 1, 2)))
+    _lead(con, "R3", "manager", jan1, ("proposal", D(2026, 1, 4)), ("mql", D(2026, 5, 1)))
+    _lead(con, "R4", "executive", jan1, ("lost", D(2026, 1, 5)), ("lost", D(2026, 1, 20)), ("meeting", D(2026, 1, 6)))
+    _lead(con, "R5", None, jan1, ("mql", D(2026, 1, 8)), ("won", D(2026, 2, 20)), ("lost", D(2026, 3, 10)))
+
+    def everything(as_of: date) -> list:
+        filters = Filters(as_of=as_of)
+        checks = [score_check(con, DEFAULT_RULES, filters, target, 5, 20).record() for target in ("sql", "won", "lost")]
+        return [scores(con, DEFAULT_RULES, filters), scoring.sales_ready_list(con, DEFAULT_RULES, filters), checks]
+
+    for as_of in (date(2026, 2, 15), date(2026, 4, 15)):
+        with patch("analytics.journeys.is_current", return_value=False):
+            from_events = everything(as_of)
+        from_journeys = everything(as_of)
+        pd.testing.assert_frame_equal(from_journeys[0], from_events[0])
+        pd.testing.assert_frame_equal(from_journeys[1], from_events[1])
+        assert from_journeys[2] == from_events[2]
+    stages = scores(con, DEFAULT_RULES, Filters(as_of=date(2026, 2, 15))).set_index("lead_id")["stage"].to_dict()
+    assert stages == {"R1": "lost", "R2": "sql", "R3": "lead", "R4": "lost", "R5": "mql"}
+    stages = scores(con, DEFAULT_RULES, Filters(as_of=date(2026, 4, 15))).set_index("lead_id")["stage"].to_dict()
+    assert stages == {"R1": "won", "R2": "sql", "R3": "lead", "R4": "lost", "R5": "lost"}
+    check = score_check(con, DEFAULT_RULES, Filters(as_of=date(2026, 4, 15)), "won", 5, 20)
+    # Scored on 6 January: R2 is followed (its SQL is no outcome here), R1 won on day 9 of 20, R3 did not;
+    # R4 was lost before; R5's loss comes after its win, which is after its 20 days.
+    assert (check.leads, check.converted, check.closed, check.already) == (4, 1, 1, 0)
+
+
+def test_a_win_and_a_loss_at_the_same_instant_close_a_lead_as_won_on_both_paths(con):
+    # W's lost event is inserted before its won one: the order of the rows must not decide.
+    _lead(con, "W", "staff", D(2026, 1, 1), ("lost", D(2026, 1, 9)), ("won", D(2026, 1, 9)))
+    filters = Filters(as_of=date(2026, 2, 1))
+    with patch("analytics.journeys.is_current", return_value=False):
+        from_events = scores(con, DEFAULT_RULES, filters)
+    assert from_events["stage"].tolist() == ["won"]
+    pd.testing.assert_frame_equal(scores(con, DEFAULT_RULES, filters), from_events)
 
 
 @pytest.fixture

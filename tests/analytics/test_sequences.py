@@ -107,6 +107,30 @@ def test_stage_times_from_the_journeys_equal_those_from_the_events(nurtured):
     assert exits.set_index(["step", "reason"]).loc[(1, "advanced"), "leads"] == 2  # X1 and Z1
 
 
+def test_a_channel_filter_reads_only_the_chosen_leads_messages_on_both_paths(con):
+    # W1 and W2 came from a webinar, D1 from display; only W1 and W2's messages, opens and unsubscribes count.
+    insert_leads(con, {"lead_id": "W1", "channel": "webinar"}, {"lead_id": "W2", "channel": "webinar"},
+                 {"lead_id": "D1", "channel": "display"})
+    jan1 = D(2026, 1, 1)
+    insert_events(
+        con, *((lead, "lead", jan1) for lead in ("W1", "W2", "D1")),
+        _sent("W1", jan1), _sent("W1", D(2026, 1, 3)), _sent("W1", D(2026, 1, 3, 5), "email_open"),
+        _sent("W2", D(2026, 1, 2)), _sent("W2", D(2026, 1, 2, 1), "email_unsubscribe"),
+        _sent("D1", jan1), _sent("D1", D(2026, 1, 1, 1), "email_open"), _sent("D1", D(2026, 1, 3)),
+        _sent("D1", D(2026, 1, 5)),
+    )
+    webinar = Filters(channels=("webinar",), as_of=date(2026, 3, 31))
+    with patch("analytics.journeys.is_current", return_value=False):
+        from_events = sequence_steps(con, webinar, "welcome"), sequence_exits(con, webinar, "welcome")
+    steps, exits = sequence_steps(con, webinar, "welcome"), sequence_exits(con, webinar, "welcome")
+    pd.testing.assert_frame_equal(steps, from_events[0])
+    pd.testing.assert_frame_equal(exits, from_events[1])
+    assert steps[["step", "sent", "opened"]].values.tolist() == [[1, 2, 0], [2, 1, 1]]  # D1's third step is not
+    assert list_sequences(con, webinar)[["leads", "messages"]].values.tolist() == [[2, 3]]
+    reasons = exits[exits["leads"] > 0].set_index(["step", "reason"])["leads"].to_dict()
+    assert reasons == {(1, "unsubscribed"): 1, (2, "finished"): 1}
+
+
 def test_a_sequence_without_messages_gives_empty_tables(nurtured):
     assert sequence_steps(nurtured, AS_OF, "nothing").empty and sequence_exits(nurtured, AS_OF, "nothing").empty
     assert step_verdict(sequence_steps(nurtured, AS_OF, "nothing")).startswith("No step can be judged yet")
