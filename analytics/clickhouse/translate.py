@@ -495,8 +495,7 @@ def list_functions(node: exp.Expression) -> exp.Expression:
     """`len(list)` is `length` (sqlglot reads `len` as text length, CHAR_LENGTH), made a signed BIGINT as in
     DuckDB (ClickHouse's UInt64 beside Int64 in UNION ALL is a Variant); `list_sum` / `list_avg`
     are `arraySum` / `arrayAvg` (sqlglot leaves them as they are); `list_bool_or(l)` /
-    `list_bool_and(l)` are `arrayExists(x -> x, l)` / `arrayAll(x -> x, l)`; `list[i]` out of range is
-    NULL as in DuckDB (ClickHouse gives the type's default, 1970-01-01 for a time)."""
+    `list_bool_and(l)` are `arrayExists(x -> x, l)` / `arrayAll(x -> x, l)`."""
     if isinstance(node, (exp.Length, exp.ArraySize)):
         return _call("toInt64", _call("length", node.this.copy()))
     if _anonymous(node, *_LIST_AGGREGATES):
@@ -504,11 +503,19 @@ def list_functions(node: exp.Expression) -> exp.Expression:
     if _anonymous(node, "list_bool_or", "list_bool_and"):
         each = exp.Lambda(this=exp.to_identifier("x"), expressions=[exp.to_identifier("x")])
         return _call("arrayExists" if node.name.lower() == "list_bool_or" else "arrayAll", each, node.expressions[0].copy())
+    return node
+
+
+def list_elements(node: exp.Expression) -> exp.Expression:
+    """`list[i]` is `arrayElementOrNull`: out of range it is NULL as in DuckDB (ClickHouse gives the type's
+    default, 1970-01-01 for a time). Runs before `list_functions` rewrites the index (`len(l)` into
+    `toInt64`), so the index is typed as sqlglot's DuckDB parser typed it when it made it 0-based."""
     if isinstance(node, exp.Bracket) and len(node.expressions) == 1 and not _is_text(node.expressions[0]) \
             and not isinstance(node.expressions[0], exp.Slice):
-        # sqlglot stores a literal index 0-based: put back ClickHouse's 1-based one, as its printer would
+        # sqlglot's DuckDB parser stores an index it types as an integer (a literal, a length) 0-based: put
+        # back ClickHouse's 1-based one, typing it as that parser did (DuckDB's types, not ClickHouse's)
         index = apply_index_offset(node.this, [node.expressions[0].copy()], 1 - node.args.get("offset", 0),
-                                   dialect="clickhouse")[0]
+                                   dialect="duckdb")[0]
         return _call("arrayElementOrNull", node.this.copy(), index)
     return node
 
@@ -583,6 +590,7 @@ RULES: tuple[Rule, ...] = (
     string_aggregates,
     list_aggregates,
     lists_are_never_null,
+    list_elements,
     list_functions,
     indexed_lambdas,
     missing_map_keys_are_null,

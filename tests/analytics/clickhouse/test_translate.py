@@ -157,6 +157,11 @@ def test_list_functions() -> None:
         "arrayElementOrNull(l, 1), arrayElementOrNull(l, i) FROM t")
 
 
+def test_an_index_computed_from_a_length_stays_one_based() -> None:
+    # sqlglot's DuckDB parser makes an index it types as an integer 0-based (`len(l) + -1`): put back as it was
+    assert ch("SELECT l[len(l)] FROM t") == "SELECT arrayElementOrNull(l, toInt64(length(l)) + 0) FROM t"
+
+
 def test_lambdas_with_an_index_get_the_indexes() -> None:
     assert ch("SELECT list_filter(v, lambda x, i: w[i] = 1) FROM t") == (
         "SELECT arrayFilter((x, i) -> arrayElementOrNull(w, i) = 1, v, arrayEnumerate(v)) FROM t")
