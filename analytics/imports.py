@@ -56,7 +56,10 @@ _STAGED = f"temp.{STAGE_TABLE}"
 _TEXT = f"temp.{TEXT_TABLE}"  # the staged values, which a view of them cannot alter
 _TYPED = "temp.import_typed"  # the file's rows converted, with `_row`, `_part` and `_given_` flags
 _HASH_CHUNK = 1 << 20
+_SPARE_MEMORY = 4  # see _memory_to_spare
 _OFFSET_AT_END = r"\d[T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)$"
+# Cheap patterns every text _OFFSET_AT_END matches also matches, so only those texts run the regex.
+_MAYBE_OFFSET = ("%Z", "%+%", "%-__", "%-____", "%-__:__")
 _TRUE = ("1", "true", "yes", "y", "t")
 _FALSE = ("0", "false", "no", "n", "f")
 _DATE_FORMATS = ("{a}/{b}/%Y", "{a}-{b}-%Y", "{a}.{b}.%Y", "{a}/{b}/%y", "{a}.{b}.%y")
@@ -283,7 +286,7 @@ def _store(
     with ExitStack() as refresh:
         refresh.enter_context(journeys.refreshed(con, f"SELECT lead_id FROM {_TYPED}") if touches_leads else nullcontext())
         added = watched(con, lambda: _insert_new_rows(con, plan.table, _TYPED, import_id, plan.resolved),
-                        progress, f"adding rows to {plan.table.name}", 0.4, 0.75 if touches_leads else 0.95)
+                        progress, f"adding rows to {plan.table.name}", 0.4, 0.75 if touches_leads else 0.95, statements=2)
         con.execute(f"DROP TABLE {_TYPED}")  # its memory is better spent on the journeys
         if touches_leads:  # the journeys are rebuilt as the block ends; close it here to watch that happen
             watched(con, refresh.close, progress, "refreshing journeys", 0.75, 0.95, statements=2)
@@ -416,7 +419,8 @@ def _typed_expr(column: Column, text: str, day_first: bool) -> str:
     """SQL converting `text` (a trimmed text column, NULL when empty) to the column's type; NULL where it
     cannot be converted."""
     if column.sql_type in ("TIMESTAMP", "DATE"):
-        moment = (f"CASE WHEN regexp_matches({text}, '{_OFFSET_AT_END}') "
+        maybe = " OR ".join(f"{text} LIKE '{pattern}'" for pattern in _MAYBE_OFFSET)
+        moment = (f"CASE WHEN ({maybe}) AND regexp_matches({text}, '{_OFFSET_AT_END}') "
                   f"THEN try_cast(try_cast({text} AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP) "
                   f"ELSE coalesce(try_cast({text} AS TIMESTAMP), try_strptime({text}, {_sql_list(_formats(day_first))})) END")
         return moment if column.sql_type == "TIMESTAMP" else f"CAST({moment} AS DATE)"
@@ -604,23 +608,57 @@ def _insert_new_rows(
     within the file wins).
 
     Leads already present keep their row and owner, but take the attributes this file brings.
+    Most files repeat no key, and a first import finds the table empty; each fact is cheap to learn and
+    spares a costly step: sorting the file by key to pick the first copies, or looking every key up
+    among the stored rows.
     """
     key = table.natural_key
     columns = [c.name for c in table.columns] + (["attributes"] if table.name == "leads" else [])
-    first_copies = (f"SELECT * FROM {typed} QUALIFY row_number() OVER "
-                    f"(PARTITION BY {', '.join(key)} ORDER BY {ROW}) = 1")
-    if table.name == "leads":
+    rows = typed
+    if not _memory_to_spare(con) or _repeats_a_key(con, typed, key):
+        rows = (f"(SELECT * FROM {typed} QUALIFY row_number() OVER "
+                f"(PARTITION BY {', '.join(key)} ORDER BY {ROW}) = 1)")
+    stored = con.execute(f"SELECT EXISTS (SELECT 1 FROM {table.name})").fetchone()[0]
+    if table.name == "leads" and stored:
         updates = [f"{c} = coalesce(f.{c}, leads.{c})" for c in resolved if c in columns and c != "lead_id"] + [
             "attributes = map_concat(coalesce(leads.attributes, MAP {}), coalesce(f.attributes, MAP {}))"]
-        con.execute(f"UPDATE leads SET {', '.join(updates)} FROM ({first_copies}) f WHERE leads.lead_id = f.lead_id")
+        con.execute(f"UPDATE leads SET {', '.join(updates)} FROM {rows} f WHERE leads.lead_id = f.lead_id")
     same_key = " AND ".join(f"w.{k} IS NOT DISTINCT FROM f.{k}" for k in key)
+    new = f"WHERE NOT EXISTS (SELECT 1 FROM {table.name} w WHERE {same_key})" if stored else ""
     inserted = con.execute(
         f"INSERT INTO {table.name} ({', '.join(columns)}, import_id) "
-        f"SELECT {', '.join('f.' + c for c in columns)}, ? FROM ({first_copies}) f "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {table.name} w WHERE {same_key})",
+        f"SELECT {', '.join('f.' + c for c in columns)}, ? FROM {rows} f {new}",
         [import_id],
     ).fetchone()
     return int(inserted[0])
+
+
+def _memory_to_spare(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether DuckDB's memory limit exceeds _SPARE_MEMORY times what its temp tables (the converted file) hold.
+
+    Under a tighter limit the first copies are picked by sorting even when no key repeats: the sort,
+    which spills, moves the converted rows out of memory, while after a plain scan they stay cached
+    and (as measured at 64 MB) leave the journeys rebuild that follows too little to run in.
+    """
+    limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    held = con.execute("SELECT sum(memory_usage_bytes + temporary_storage_bytes) FROM duckdb_memory() "
+                       "WHERE tag = 'IN_MEMORY_TABLE'").fetchone()[0] or 0
+    return _bytes(limit) > _SPARE_MEMORY * held
+
+
+def _bytes(size: str) -> float:
+    """DuckDB's rendering of a size ('61.0 MiB', '18.3 GiB', '512 bytes') in bytes; 0 for a form it does not know."""
+    found = re.fullmatch(r"([0-9.]+) (bytes|[KMGTPE]iB)", size.strip())
+    return float(found.group(1)) * 1024 ** "bKMGTPE".index(found.group(2)[0]) if found else 0.0
+
+
+def _repeats_a_key(con: duckdb.DuckDBPyConnection, typed: str, key: tuple[str, ...]) -> bool:
+    """Whether two rows of `typed` may share their natural key: true when they do, and (rarely) when two
+    keys only share a 64-bit hash, which costs no more than assuming repeats. NULLs count as equal,
+    as `IS NOT DISTINCT FROM` has them. Grouping (unlike count(DISTINCT ...)) spills to disk when
+    memory is short."""
+    return con.execute(f"SELECT EXISTS (SELECT 1 FROM {typed} GROUP BY hash({', '.join(key)}) "
+                       f"HAVING count(*) > 1)").fetchone()[0]
 
 
 def _current_user() -> str:

@@ -8,6 +8,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from analytics import imports
 from analytics.errors import BadInput
 from analytics.imports import ImportOptions, import_file, import_log, normalize_name, preview_file, remove_import
 
@@ -47,6 +48,19 @@ def test_timestamps_with_an_offset_are_converted_to_utc_and_others_kept_as_they_
     import_file(wcon, "events", path)
     got = dict(wcon.execute("SELECT lead_id, occurred_at FROM events").fetchall())
     assert got == {"L1": datetime(2026, 3, 1, 0), "L2": datetime(2026, 3, 1, 9), "L3": datetime(2026, 3, 1, 9)}
+
+
+def test_every_form_of_utc_offset_is_converted_and_a_date_ending_like_one_is_not(wcon, write_file):
+    # Each offset form _OFFSET_AT_END reads (-05, -0500, +05:30, Z after fractions); 2026-03-01-05 is none.
+    path = write_file("tz.csv", "lead_id,stage,occurred_at\nL1,lead,2026-03-01 09:00:00-05\n"
+                                "L2,lead,2026-03-01T09:00-0500\nL3,lead,2026-03-01 09:00:00+05:30\n"
+                                "L4,lead,2026-03-01 09:00:00.5Z\nL5,lead,2026-03-01\n")
+    import_file(wcon, "events", path)
+    got = dict(wcon.execute("SELECT lead_id, occurred_at FROM events").fetchall())
+    assert got == {"L1": datetime(2026, 3, 1, 14), "L2": datetime(2026, 3, 1, 14), "L3": datetime(2026, 3, 1, 3, 30),
+                   "L4": datetime(2026, 3, 1, 9, 0, 0, 500000), "L5": datetime(2026, 3, 1)}
+    with pytest.raises(BadInput, match=r"row 1 \(line 2\), column 'occurred_at': '2026-03-01-05' is not a date"):
+        import_file(wcon, "events", write_file("bad.csv", "lead_id,stage,occurred_at\nL9,lead,2026-03-01-05\n"))
 
 
 def test_bad_date_names_file_row_and_column_and_stores_nothing(wcon, write_file):
@@ -105,6 +119,41 @@ def test_the_first_copy_of_a_repeated_row_wins_even_when_later_copies_differ(wco
     result = import_file(wcon, "events", path)
     assert (result.rows_added, result.rows_skipped) == (2, 2)
     assert wcon.execute("SELECT lead_id, channel FROM events ORDER BY lead_id").fetchall() == [("L1", "ads"), ("L2", "ads")]
+
+
+@pytest.mark.parametrize("text", [EVENTS, EVENTS + "L1,lead,2026-01-05 09:00,ads\n"], ids=["no repeats", "a repeat"])
+def test_a_file_stores_the_same_rows_whether_or_not_memory_is_tight(wcon, write_file, monkeypatch, text):
+    # Under a tight memory limit the first copies are always picked by sorting (_memory_to_spare).
+    stored = "SELECT lead_id, stage, occurred_at, channel FROM events ORDER BY ALL"
+    plain = import_file(wcon, "events", write_file("a.csv", text))
+    rows = wcon.execute(stored).fetchall()
+    remove_import(wcon, plain.import_id)
+    monkeypatch.setattr(imports, "_memory_to_spare", lambda con: False)
+    sorted_ = import_file(wcon, "events", write_file("a.csv", text))
+    assert (sorted_.rows_added, sorted_.rows_skipped) == (plain.rows_added, plain.rows_skipped) == (3, len(text.splitlines()) - 4)
+    assert wcon.execute(stored).fetchall() == rows
+
+
+def test_a_second_file_without_repeats_adds_only_the_keys_not_yet_stored(wcon, write_file):
+    import_file(wcon, "events", write_file("a.csv", EVENTS))
+    later = write_file("b.csv", "lead_id,stage,occurred_at,channel\nL2,lead,2026-01-06 10:30,ads\nL3,lead,2026-01-07,ads\n")
+    result = import_file(wcon, "events", later)
+    assert (result.rows_added, result.rows_skipped) == (1, 1)
+    assert wcon.execute("SELECT lead_id, channel FROM events WHERE stage = 'lead' ORDER BY 1").fetchall() == [
+        ("L1", "webinar"), ("L2", "display"), ("L3", "ads")]
+
+
+@pytest.mark.parametrize("size, expected", [("61.0 MiB", 61 * 2**20), ("16.7 GiB", 16.7 * 2**30), ("512 bytes", 512),
+                                            ("1.5 GB", 0)])
+def test_duckdb_sizes_are_read_in_bytes_and_an_unknown_form_as_none(size, expected):
+    assert imports._bytes(size) == pytest.approx(expected)
+
+
+def test_memory_is_to_spare_by_default_but_not_under_a_limit_smaller_than_the_converted_file(wcon):
+    wcon.execute("CREATE TEMP TABLE held AS SELECT 'row ' || i AS v FROM range(200000) t(i)")
+    assert imports._memory_to_spare(wcon)
+    wcon.execute("SET memory_limit = '4MB'")
+    assert not imports._memory_to_spare(wcon)
 
 
 def test_values_padded_with_any_kind_of_space_are_trimmed(wcon, write_file):
