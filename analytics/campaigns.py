@@ -24,11 +24,11 @@ import math
 import duckdb
 import pandas as pd
 
-from analytics import abstats
+from analytics import abstats, journeys
 from analytics.abstats import Proportion
 from analytics.channels import with_ratios
 from analytics.filters import Filters
-from analytics.funnel import NONE_GROUP, FunnelSpec, _units_query
+from analytics.funnel import NONE_GROUP, FunnelSpec, _journey_units_query, _units_query
 from analytics.schema import FUNNEL_STAGES
 
 COUNTS = ["sent", "delivered", "opened", "clicked", "converted", "unsubscribed"]
@@ -84,6 +84,15 @@ def _with_rates(table: pd.DataFrame, rates: dict[str, tuple[str, str]]) -> pd.Da
     return with_ratios(table.assign(reached=reached), rates)
 
 
+def _entries_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """SQL of the leads that entered the funnel before `$as_of` with that time (lead_id, t: the first `lead`
+    event): from the journey table when it is current, whose `lead_at` is that event (one row per lead
+    instead of a pass over every event), else from the events."""
+    if journeys.is_current(con):
+        return "SELECT lead_id, lead_at AS t FROM journeys WHERE lead_at < $as_of"
+    return "SELECT lead_id, min(occurred_at) AS t FROM events WHERE stage = 'lead' AND occurred_at < $as_of GROUP BY lead_id"
+
+
 def message_campaigns(con: duckdb.DuckDBPyConnection, filters: Filters, period_days: int = 7) -> pd.DataFrame:
     """Counts and rates per message campaign and variant: one row each, in order of first send.
 
@@ -99,13 +108,18 @@ def message_campaigns(con: duckdb.DuckDBPyConnection, filters: Filters, period_d
         periods AS (
             SELECT campaign_id, min(sent_at) AS period_start, max(sent_at) + to_days($period_days) AS period_end
             FROM chosen GROUP BY campaign_id),
-        entries AS (
-            SELECT lead_id, min(occurred_at) AS t FROM events
-            WHERE stage = 'lead' AND occurred_at < $as_of GROUP BY lead_id),
-        period_leads AS (
-            SELECT p.campaign_id, count(e.lead_id) AS leads_in_period
-            FROM periods p LEFT JOIN entries e ON e.t >= p.period_start AND e.t < p.period_end
-            WHERE p.period_start IS NOT NULL GROUP BY p.campaign_id),
+        entries AS ({_entries_sql(con)}),
+        edges AS (  -- the entries before each period's start and end, counted in one sort of the entry times
+            SELECT campaign_id, edge, sum(is_entry) OVER (
+                       ORDER BY t, is_entry ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS entered_before
+            FROM (SELECT period_start AS t, 0 AS is_entry, campaign_id, 'start' AS edge
+                  FROM periods WHERE period_start IS NOT NULL
+                  UNION ALL SELECT period_end, 0, campaign_id, 'end' FROM periods WHERE period_start IS NOT NULL
+                  UNION ALL SELECT t, 1, NULL, NULL FROM entries)),
+        period_leads AS (  -- entered at or after the start and before the end
+            SELECT campaign_id, CAST(max(entered_before) FILTER (WHERE edge = 'end')
+                                     - max(entered_before) FILTER (WHERE edge = 'start') AS BIGINT) AS leads_in_period
+            FROM edges WHERE edge IS NOT NULL GROUP BY campaign_id),
         period_conversions AS (
             SELECT p.campaign_id, sum(s.converted) AS conversions_in_period
             FROM periods p JOIN sends s ON s.sent_at >= p.period_start AND s.sent_at < p.period_end
@@ -230,8 +244,20 @@ def variant_verdicts(table: pd.DataFrame) -> list[str]:
 
 
 def _sql_leads_sql(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple[str, dict]:
-    """SQL with the entrants (unit_id, seniority, reached_sql) and, for those that reached SQL, sql_at."""
-    units, params = _units_query(con, FunnelSpec(stages=("lead", "mql", "sql"), by="seniority"), filters)
+    """SQL with the entrants (unit_id, seniority, reached_sql) and, for those that reached SQL, sql_at: their
+    first `sql` event at or after entry and before the as-of instant. Read from the entrants' journey columns
+    when the journey table answers (`journeys.first_from_sql` is that time exactly), else from the events."""
+    spec = FunnelSpec(stages=("lead", "mql", "sql"), by="seniority")
+    params = {"not_touches": [*FUNNEL_STAGES, MESSAGE_SENT]}
+    entrant_journeys = _journey_units_query(con, spec, filters)
+    if entrant_journeys is not None:
+        units, unit_params = entrant_journeys
+        sql = f"""
+        SELECT unit_id, grp AS seniority, reached = 3 AS reached_sql,
+               CASE WHEN reached = 3 THEN {journeys.first_from_sql("sql", "entered_at")} END AS sql_at
+        FROM ({units})"""
+        return sql, unit_params | params
+    units, unit_params = _units_query(con, spec, filters)
     sql = f"""
         WITH units AS ({units})
         SELECT u.unit_id, u.grp AS seniority, u.reached = 3 AS reached_sql,
@@ -239,7 +265,7 @@ def _sql_leads_sql(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple[st
                 WHERE e.lead_id = u.unit_id AND e.stage = 'sql' AND e.occurred_at >= u.entered_at
                   AND e.occurred_at < $as_of AND u.reached = 3) AS sql_at
         FROM units u"""
-    return sql, params | {"not_touches": [*FUNNEL_STAGES, MESSAGE_SENT]}
+    return sql, unit_params | params
 
 
 def touches_before_sql(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
@@ -252,12 +278,14 @@ def touches_before_sql(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.D
     return con.execute(
         f"""
         WITH leads AS ({leads}),
-        counted AS (
-            SELECT l.unit_id, l.seniority, l.reached_sql,
-                   count(e.lead_id) AS touches
-            FROM leads l LEFT JOIN events e
+        touched AS (  -- only SQL leads have touches before SQL: the others are no part of the join
+            SELECT l.unit_id, count(*) AS touches
+            FROM leads l JOIN events e
               ON e.lead_id = l.unit_id AND e.occurred_at < l.sql_at AND NOT list_contains($not_touches, e.stage)
-            GROUP BY ALL)
+            WHERE l.reached_sql GROUP BY l.unit_id),
+        counted AS (
+            SELECT l.unit_id, l.seniority, l.reached_sql, coalesce(t.touches, 0) AS touches
+            FROM leads l LEFT JOIN touched t USING (unit_id))
         SELECT seniority, count(*) AS leads, count(*) FILTER (WHERE reached_sql) AS sql_leads,
                count(*) FILTER (WHERE reached_sql) / count(*) AS sql_rate,
                avg(touches) FILTER (WHERE reached_sql) AS mean_touches,

@@ -19,25 +19,58 @@ WITH chosen AS (
 ), entries AS (
   SELECT
     lead_id,
-    MIN(occurred_at) AS t
-  FROM events
+    lead_at AS t
+  FROM journeys
   WHERE
-    stage = 'lead' AND occurred_at < {as_of:DateTime64(6)}
-  GROUP BY
-    lead_id
+    lead_at < {as_of:DateTime64(6)}
+), edges AS (
+  SELECT
+    campaign_id,
+    edge,
+    SUM(is_entry) OVER (ORDER BY t, is_entry ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS entered_before
+  FROM (
+    SELECT
+      period_start AS t,
+      0 AS is_entry,
+      campaign_id,
+      'start' AS edge
+    FROM periods
+    WHERE
+      NOT (
+        period_start IS NULL
+      )
+    UNION ALL
+    SELECT
+      period_end,
+      0,
+      campaign_id,
+      'end'
+    FROM periods
+    WHERE
+      NOT (
+        period_start IS NULL
+      )
+    UNION ALL
+    SELECT
+      t,
+      1,
+      NULL,
+      NULL
+    FROM entries
+  )
 ), period_leads AS (
   SELECT
-    p.campaign_id AS campaign_id,
-    toInt64(COUNT(e.lead_id)) AS leads_in_period
-  FROM periods AS p
-  LEFT JOIN entries AS e
-    ON e.t >= p.period_start AND e.t < p.period_end
+    campaign_id,
+    CAST(MAX(entered_before) FILTER(WHERE
+      edge = 'end') - MAX(entered_before) FILTER(WHERE
+      edge = 'start') AS Nullable(Int64)) AS leads_in_period
+  FROM edges
   WHERE
     NOT (
-      p.period_start IS NULL
+      edge IS NULL
     )
   GROUP BY
-    p.campaign_id
+    campaign_id
 ), period_conversions AS (
   SELECT
     p.campaign_id AS campaign_id,

@@ -1,6 +1,19 @@
 -- analytics.campaigns.touches_before_sql: ClickHouse translation of its DuckDB query (python -m analytics.clickhouse.golden regenerates this file)
 WITH leads AS (
-  WITH units AS (
+  SELECT
+    unit_id,
+    grp AS seniority,
+    CAST(reached = 3 AS Nullable(Bool)) AS reached_sql,
+    CASE
+      WHEN reached = 3
+      THEN CASE
+        WHEN "sql_at" >= entered_at
+        THEN CASE WHEN "sql_at" < {as_of:DateTime64(6)} THEN "sql_at" END
+        WHEN NOT empty("sql_times")
+        THEN arrayElementOrNull(arrayFilter(x -> x >= entered_at AND x < {as_of:DateTime64(6)}, "sql_times"), 1)
+      END
+    END AS sql_at
+  FROM (
     WITH entrants AS (
       SELECT
         *
@@ -122,34 +135,28 @@ WITH leads AS (
       EXCEPT (unit_id, entered_at, reached, simple, a0, r1, r2, r3)
     FROM judged
   )
+), touched AS (
   SELECT
-    u.unit_id AS unit_id,
-    u.grp AS seniority,
-    CAST(u.reached = 3 AS Nullable(Bool)) AS reached_sql,
-    (
-      SELECT
-        MIN(e.occurred_at)
-      FROM events AS e
-      WHERE
-        e.lead_id = u.unit_id
-        AND e.stage = 'sql'
-        AND e.occurred_at >= u.entered_at
-        AND e.occurred_at < {as_of:DateTime64(6)}
-        AND u.reached = 3
-    ) AS sql_at
-  FROM units AS u
+    l.unit_id AS unit_id,
+    toInt64(COUNT(*)) AS touches
+  FROM leads AS l
+  JOIN events AS e
+    ON e.lead_id = l.unit_id
+    AND e.occurred_at < l.sql_at
+    AND NOT has({not_touches:Array(String)}, e.stage)
+  WHERE
+    l.reached_sql
+  GROUP BY
+    l.unit_id
 ), counted AS (
   SELECT
     l.unit_id AS unit_id,
     l.seniority AS seniority,
     l.reached_sql AS reached_sql,
-    toInt64(COUNT(e.lead_id)) AS touches
+    COALESCE(t.touches, 0) AS touches
   FROM leads AS l
-  LEFT JOIN events AS e
-    ON e.lead_id = l.unit_id
-    AND e.occurred_at < l.sql_at
-    AND NOT has({not_touches:Array(String)}, e.stage)
-  GROUP BY ALL
+  LEFT JOIN touched AS t
+    USING (unit_id)
 )
 SELECT
   seniority,

@@ -1,6 +1,19 @@
 -- analytics.sequences.messages_before_sql: ClickHouse translation of its DuckDB query (python -m analytics.clickhouse.golden regenerates this file)
 WITH leads AS (
-  WITH units AS (
+  SELECT
+    unit_id,
+    grp AS seniority,
+    CAST(reached = 3 AS Nullable(Bool)) AS reached_sql,
+    CASE
+      WHEN reached = 3
+      THEN CASE
+        WHEN "sql_at" >= entered_at
+        THEN CASE WHEN "sql_at" < {as_of:DateTime64(6)} THEN "sql_at" END
+        WHEN NOT empty("sql_times")
+        THEN arrayElementOrNull(arrayFilter(x -> x >= entered_at AND x < {as_of:DateTime64(6)}, "sql_times"), 1)
+      END
+    END AS sql_at
+  FROM (
     WITH entrants AS (
       SELECT
         *
@@ -124,22 +137,6 @@ WITH leads AS (
       EXCEPT (unit_id, entered_at, reached, simple, a0, r1, r2, r3)
     FROM judged
   )
-  SELECT
-    u.unit_id AS unit_id,
-    u.grp AS seniority,
-    CAST(u.reached = 3 AS Nullable(Bool)) AS reached_sql,
-    (
-      SELECT
-        MIN(e.occurred_at)
-      FROM events AS e
-      WHERE
-        e.lead_id = u.unit_id
-        AND e.stage = 'sql'
-        AND e.occurred_at >= u.entered_at
-        AND e.occurred_at < {as_of:DateTime64(6)}
-        AND u.reached = 3
-    ) AS sql_at
-  FROM units AS u
 ), sequences AS (
   SELECT DISTINCT
     campaign_id

@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 from datetime import date, datetime
 
+import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportions_ztest
 
+from analytics import journeys
 from analytics.campaigns import (CAMPAIGN_COLUMNS, VARIANT_COLUMNS, message_campaigns, send_times,
                                  touch_types_before_sql, touches_before_sql, variant_comparison, variant_verdicts)
 from analytics.filters import Filters
@@ -161,3 +163,19 @@ def test_touch_types_before_sql_with_the_last_touch_before_it(con, nurtured):
     # Last touches: E1 meeting, S1 email_open, S2 visit.
     assert types["last_touch"].to_dict() == {"meeting": 1, "email_open": 1, "visit": 1, "webinar": 0}
     assert "proposal" not in types.index  # at the same instant as SQL: not before it
+
+
+def test_journey_table_and_events_give_the_same_periods_and_touches(con, nurtured):
+    """The current journey table answers the campaign periods' entrants and the SQL times; a stale one is
+    not read, and the events give the same tables."""
+    add_sends(con, ("NL-1", "A", "email", datetime(2026, 2, 27, 9), 1000, 950, 190, 38, 1, 2),
+              ("NL-2", "A", "email", datetime(2026, 3, 2, 9), 1000, 950, 190, 38, 6, 2))
+    views = (AS_OF, Filters(as_of=date(2026, 3, 6)), Filters(channels=("(none)",), as_of=date(2026, 6, 30)))
+    tables = lambda: [f(con, v) for v in views  # noqa: E731
+                      for f in (message_campaigns, touches_before_sql, touch_types_before_sql)]
+    from_journeys = tables()
+    assert from_journeys[0]["leads_in_period"].tolist() == [5, 0]  # all five entered on 1 March, before NL-2
+    con.execute("UPDATE journey_state SET events = events + 1")
+    assert not journeys.is_current(con)
+    for journey_table, event_table in zip(from_journeys, tables(), strict=True):
+        pd.testing.assert_frame_equal(journey_table, event_table)
