@@ -1,7 +1,7 @@
 """The dashboard's router: page config, theme, the shared filter bar (kept in the URL) and navigation.
 
 Start it with `make dashboard`, or `streamlit run dashboard.py` once the requirements are installed.
-Pages import `shared_filters`, `run_query`, `run_write` and `can` from here; the app itself runs only as
+Pages import `shared_filters`, `run_query`, `drawn`, `run_write` and `can` from here; the app itself runs only as
 the main script.
 
 Engine: the pages read the DuckDB warehouse file (`$ANALYTICS_DB`), or a ClickHouse database with
@@ -155,6 +155,20 @@ def run_query(query: Callable[..., T], *args: Any) -> T:
         st.error(f"The data cannot be read: {error}.", icon=":material/cloud_off:")
         st.stop()
         raise
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _drawn(_draw: Callable[..., T], draw_name: str, *data: Any) -> T:
+    return _draw(*data)
+
+
+def drawn(draw: Callable[..., T], *data: Any) -> T:
+    """`draw(*data)`, a Plotly figure or a dict of them, cached on `data` (query results, choices): Plotly
+    spends 0.05 to 0.3 s building and checking a figure, on every rerun without it. Every session gets the
+    same figure, so it is only drawn, never changed (st.cache_data would copy it, and checking the copy
+    costs as much). `draw` is a module-level function: its name is the key. For charts of aggregates: Streamlit
+    hashes a table of 50,000 rows or more by a sample of its rows."""
+    return _drawn(draw, f"{draw.__module__}.{draw.__qualname__}", *data)
 
 
 def read_once(query: Callable[..., T], *args: Any) -> T:

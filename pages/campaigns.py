@@ -1,5 +1,7 @@
 """Campaigns: message sends (email, SMS, push) per campaign and variant, when to send, and nurture touches."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -10,7 +12,7 @@ from analytics import charts
 from analytics.abstats import format_p
 from analytics.campaigns import (SENIOR_TOUCHES, message_campaigns, send_times, touch_types_before_sql,
                                  touches_before_sql, variant_comparison, variant_verdicts)
-from dashboard import run_query, shared_filters
+from dashboard import drawn, run_query, shared_filters
 from pages import reroute
 
 HEATMAP_METRICS = {"Click rate": "click_rate", "Conversion rate": "conversion_rate", "Open rate": "open_rate",
@@ -164,7 +166,7 @@ def _variants(filters) -> None:
         return
     for sentence in variant_verdicts(table):
         st.info(sentence, icon=":material/ads_click:")
-    st.plotly_chart(_variant_rates(table), width="stretch", theme=None)
+    st.plotly_chart(drawn(_variant_rates, table), width="stretch", theme=None)
     shown = _shown(table.assign(
         medium=table["medium"].map(_medium),
         **{c: table[c].map(lambda p: None if pd.isna(p) else format_p(p)) for c in ("click_p_value",
@@ -219,7 +221,7 @@ def _send_times(filters, results: pd.DataFrame) -> None:
     if cells[metric].isna().all():
         st.info(f"{_medium(medium)} has no {label.lower()} to show: it is not tracked for this medium.")
         return
-    st.plotly_chart(_heatmap(cells, metric, label), width="stretch", theme=None)
+    st.plotly_chart(drawn(_heatmap, cells, metric, label), width="stretch", theme=None)
     st.caption(f"{_medium(medium)} messages by the weekday and hour they were sent. Only hours with at least one "
                "send are shown; grey: no sends at that hour on that day.")
 
@@ -230,7 +232,7 @@ def _touches(filters) -> None:
     if per_seniority.empty or per_seniority["sql_leads"].sum() == 0:
         st.info("No lead in this selection has reached SQL yet, so there are no touches before SQL to count.")
         return
-    st.plotly_chart(_touch_chart(per_seniority[per_seniority["sql_leads"] > 0]), width="stretch", theme=None)
+    st.plotly_chart(drawn(_touch_chart, per_seniority[per_seniority["sql_leads"] > 0]), width="stretch", theme=None)
     st.caption("Touches: events that are not a funnel stage (email opens, visits, webinars ...), counted before "
                "the lead's first SQL; bars are medians, whiskers the middle half of the SQL leads.")
     shown = _shown(per_seniority.assign(seniority=per_seniority["seniority"].map(charts.label)))
@@ -262,14 +264,16 @@ def render() -> None:
     else:
         st.caption("Message campaigns are filtered by date and campaign only: a send has a medium (email, SMS, "
                    "push), not a channel. The Channel filter applies to the nurture touches.")
-    results = run_query(message_campaigns, filters)
+    # The sends' queries without the channels they ignore: a channel change reuses their cached results.
+    sends = replace(filters, channels=())
+    results = run_query(message_campaigns, sends)
     if results.empty:
         st.info("No message sends in this selection. Import sends (campaign_id, variant, medium, sent_at, sent, "
                 "delivered, opened, clicked, converted, unsubscribed) on the Data page.")
     else:
-        _variants(filters)
+        _variants(sends)
         _results(results)
-        _send_times(filters, results)
+        _send_times(sends, results)
     _touches(filters)
 
 

@@ -9,7 +9,7 @@ import streamlit as st
 
 from analytics import charts
 from analytics import experiments
-from dashboard import run_query
+from dashboard import drawn, run_query
 from pages import reroute
 
 
@@ -62,7 +62,7 @@ def _results(name: str, metrics: list[str]) -> float | None:
     if warning:
         st.warning(warning, icon=":material/warning:")
     if results["lift"].notna().any():
-        st.plotly_chart(_lift_chart(results, label), width="stretch", theme=None)
+        st.plotly_chart(drawn(_lift_chart, results, label), width="stretch", theme=None)
     else:
         reasons = results.loc[~results["is_control"], "reason"].dropna()
         st.info(reasons.iloc[0] if len(reasons) else "No lift to show yet.")

@@ -8,7 +8,7 @@ from analytics.errors import BadInput
 from analytics.exports import safe_csv
 from analytics.funnel import FunnelSpec, dropped_leads, funnel, funnel_over_time, largest_dropoff
 from analytics.summary import breakdown_attributes, stage_names
-from dashboard import read_once, run_query, shared_filters
+from dashboard import drawn, read_once, run_query, shared_filters
 from pages import reroute
 
 SMALL_GROUP = 30  # groups with fewer units at a step are flagged, not ranked
@@ -52,7 +52,7 @@ def render() -> None:
         st.info("No one entered the funnel with these filters.")
         return
     st.info(largest_dropoff(overall, spec), icon=":material/trending_down:")
-    st.plotly_chart(charts.funnel(overall), width="stretch", theme=None)
+    st.plotly_chart(drawn(charts.funnel, overall), width="stretch", theme=None)
     st.dataframe(
         overall.drop(columns=["group"]).assign(stage=overall["stage"].map(charts.label)),
         hide_index=True, width="stretch", placeholder="–",
@@ -72,7 +72,7 @@ def render() -> None:
     if spec.by:
         st.subheader(f"By {charts.label(spec.by).lower()}")
         groups = run_query(funnel, spec, filters)
-        st.plotly_chart(charts.breakdown(groups, SMALL_GROUP), width="stretch", theme=None)
+        st.plotly_chart(drawn(charts.breakdown, groups, SMALL_GROUP), width="stretch", theme=None)
         st.caption(f"Rate from the previous step with its 95% interval. Grey bars: fewer than {SMALL_GROUP} "
                    "units reached the step before, too few to rank. First-touch attribution; "
                    "'(none)' holds units without a value, so groups add up to the total.")
@@ -81,7 +81,7 @@ def render() -> None:
     by_period = run_query(funnel_over_time, FunnelSpec(**{**spec.__dict__, "by": None}), filters)
     target = st.selectbox("Entrants reaching", spec.stages[1:], index=min(1, len(spec.stages) - 2), key="reaching",
                           bind="query-params")
-    st.plotly_chart(charts.over_time(by_period, target), width="stretch", theme=None)
+    st.plotly_chart(drawn(charts.over_time, by_period, target), width="stretch", theme=None)
     st.caption("Hollow grey points are periods whose leads may still convert (period end plus the windows "
                "along the funnel is after the as-of date): their rates can still rise, they are not a drop.")
 

@@ -21,7 +21,7 @@ from analytics.errors import BadInput
 from analytics.filters import Filters
 from analytics.summary import headline_figures, warehouse_summary, weekly_leads
 from analytics.weekly import WeekSummary, available_weeks, parse_week, week_summary
-from dashboard import progress_bar, run_query, shared_filters
+from dashboard import drawn, progress_bar, run_query, shared_filters
 from pages import reroute
 
 MIN_ADVANCE_SECONDS = 3
@@ -114,7 +114,7 @@ def _week_section(filters: Filters) -> None:
         return
     st.html(_kpis_html(summary, "15px"))
     st.html(_sentences_html(summary))
-    figures = report.figures(summary)
+    figures = drawn(report.figures, summary)
     left, right = st.columns(2, gap="large")
     with left:
         st.markdown("##### Stage rates: this week's leads against last week's at the same age")
@@ -173,7 +173,7 @@ def render() -> None:
     if table.empty:
         st.info("No leads match the filters.")
     else:
-        st.plotly_chart(charts.weekly_leads(table), width="stretch", theme=None)
+        st.plotly_chart(drawn(charts.weekly_leads, table), width="stretch", theme=None)
         st.caption("Pale bars: weeks the data covers only in part (the first week and the current one).")
 
 

@@ -10,7 +10,7 @@ from analytics.errors import BadInput
 from analytics.exports import safe_csv
 from analytics.scoring import (DEFAULT_RULES, Rules, describe, load_rules, parse_rules, rules_path,
                                sales_ready_list, sales_ready_top, save_rules, score_check, signal_names)
-from dashboard import can, read_once, refusal, run_query, shared_filters
+from dashboard import can, drawn, read_once, refusal, run_query, shared_filters
 from pages import reroute
 
 OUTCOMES = {"sql": "SQL", "won": "Won deal", "mql": "MQL"}  # value in the URL -> label
@@ -120,7 +120,7 @@ def _check(check, outcome: str) -> None:
                          f"{check.precision_ci[0]:.0%} to {check.precision_ci[1]:.0%}.")
     tiles[3].metric(f"{OUTCOMES[outcome]}s the list missed", f"{check.missed:,} of {check.converted:,}",
                     help="Leads that converted although they scored below the sales-ready threshold.")
-    st.plotly_chart(charts.score_bands(check.bands, OUTCOMES[outcome]), width="stretch", theme=None)
+    st.plotly_chart(drawn(charts.score_bands, check.bands, OUTCOMES[outcome]), width="stretch", theme=None)
     st.caption(f"{check.leads:,} leads, each scored {check.score_at_days} days after it came in and followed for "
                f"{check.within_days} days. Left out: {check.already:,} that had reached {OUTCOMES[outcome]} before "
                f"they were scored, {check.closed:,} closed before, {check.too_young:,} too young to have been "
@@ -132,7 +132,7 @@ def _power_and_suggestion(check, outcome: str) -> None:
     if check.rule_power.empty:
         st.info("No rule gives points that could be left out.")
     else:
-        st.plotly_chart(charts.rule_power(check.rule_power), width="stretch", theme=None)
+        st.plotly_chart(drawn(charts.rule_power, check.rule_power), width="stretch", theme=None)
         st.caption("Each rule's contribution: the AUC with every rule minus the AUC with that rule's points set to 0.")
     suggestion = check.suggestion
     if suggestion.empty:

@@ -6,7 +6,7 @@ import streamlit as st
 from analytics import charts
 from analytics.sequences import (exit_summary, list_sequences, messages_before_sql, sequence_exits, sequence_steps,
                                  step_verdict)
-from dashboard import run_query, shared_filters
+from dashboard import drawn, run_query, shared_filters
 from pages import reroute
 
 DAYS = (1, 2, 3, 7, 14, 30)
@@ -17,10 +17,10 @@ def _steps(table, days: int) -> None:
     left, right = st.columns(2)
     with left:
         st.markdown("**Sent, opened, clicked**")
-        st.plotly_chart(charts.sequence_reach(table), width="stretch", theme=None)
+        st.plotly_chart(drawn(charts.sequence_reach, table), width="stretch", theme=None)
     with right:
         st.markdown(f"**Moved on a stage within {days} days of the message**")
-        st.plotly_chart(charts.sequence_effect(table, days), width="stretch", theme=None)
+        st.plotly_chart(drawn(charts.sequence_effect, table, days), width="stretch", theme=None)
     st.caption(f"A step's recipients who were still open when it was sent and whose {days} days have passed, against "
                "leads of the same age (days since they came in) and stage that were not in the sequence yet. A step's "
                f"{days} days can include the next messages' effect; a short period credits each message with its own.")
@@ -49,7 +49,7 @@ def _exits(filters, sequence: str) -> None:
     st.subheader("Where leads leave the sequence")
     exits = run_query(sequence_exits, filters, sequence)
     st.markdown(exit_summary(exits))
-    st.plotly_chart(charts.sequence_exits(exits), width="stretch", theme=None)
+    st.plotly_chart(drawn(charts.sequence_exits, exits), width="stretch", theme=None)
     st.caption("Each enrolled lead at the last step it got. Why it got no more: it moved on a stage, unsubscribed or "
                "was lost before the next message was due (1.5 times the usual gap); still in the sequence: the next "
                "one is not due yet.")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pandas as pd
+import plotly.graph_objects as go
+
 from analytics.filters import Filters
 from analytics.funnel import FunnelSpec, funnel
 from analytics.warehouse import reader
@@ -81,3 +84,28 @@ def test_a_cached_result_is_kept_within_the_hour_and_computed_again_after_it(mon
     moment[0] = clock.datetime(2026, 11, 23, 10, 0)
     assert dashboard.run_query(leads) == 0
     assert len(calls) == 2
+
+
+_DRAWN_FOR: list[int] = []
+
+
+def _bars(table: pd.DataFrame, title: str) -> go.Figure:
+    _DRAWN_FOR.append(len(table))
+    return go.Figure(go.Bar(x=table["week"], y=table["leads"]), layout={"title": title})
+
+
+def test_a_figure_is_drawn_once_for_the_same_data_and_again_for_other_data():
+    # Building a Plotly figure costs up to a few tenths of a second per chart on every rerun without the cache.
+    import dashboard
+
+    dashboard._drawn.clear()
+    _DRAWN_FOR.clear()
+    table = pd.DataFrame({"week": ["2026-W01", "2026-W02"], "leads": [3, 5]})
+    first = dashboard.drawn(_bars, table, "Leads")
+    assert dashboard.drawn(_bars, table.copy(), "Leads") is first  # equal data: the same figure, not drawn again
+    assert _DRAWN_FOR == [2]
+    other = dashboard.drawn(_bars, table.assign(leads=[3, 6]), "Leads")
+    assert list(other.data[0].y) == [3, 6] and list(first.data[0].y) == [3, 5]
+    assert dashboard.drawn(_bars, table, "New leads").layout.title.text == "New leads"
+    assert _DRAWN_FOR == [2, 2, 2]
+    assert first.to_json() == _bars(table, "Leads").to_json()
