@@ -2,9 +2,13 @@
 
 Starts the dashboard on a warehouse (an existing file, or a demo warehouse of about that many events
 built first), opens every page in headless Chromium and prints, per page: the first render on a fresh
-server cache (cold), the first render in a new browser session once the cache is filled (warm), and a
-filter change (one channel picked in the sidebar), next to a one-line Streamlit app measured the same way:
-the floor no page can go below. A render ends when Streamlit's script has finished
+server cache (cold), the first render in a new browser session once the cache is filled (warm), a
+filter change (one channel picked in the sidebar), and the first render of a returning visitor (a new
+session in a new tab of the warm browser, whose cache holds the front end's scripts), next to a one-line
+Streamlit app measured the same way: the floor no page can go below. Also the megabytes of JavaScript the
+warm session had loaded when its render finished: a fresh browser downloads and compiles the code of every
+kind of element a page shows (Plotly's alone is 4.7 MB; it often arrives after the render has finished),
+which a returning visitor's browser has cached. A render ends when Streamlit's script has finished
 running after the action: the time comes from the browser's clock, so it includes the round trip, the
 queries and drawing the elements (Plotly finishes its SVG a few frames later). Asserts nothing.
 """
@@ -30,15 +34,20 @@ FLOOR_APP = """import streamlit as st
 st.title("A one-line app")
 st.sidebar.multiselect("Channel", ["display", "email", "webinar"])
 """
-# Records every change of Streamlit's script state with the browser's clock, from the first paint on.
+# Records every change of Streamlit's script state with the browser's clock, from the first paint on. A fast
+# run can go from running back to notRunning between two observer callbacks: each record's old value keeps it.
 RECORD_SCRIPT_STATES = """
 window.__scriptStates = [];
-new MutationObserver(() => {
-  const node = document.querySelector('[data-test-script-state]');
-  const state = node && node.getAttribute('data-test-script-state');
+const __seen = state => {
   const states = window.__scriptStates;
   if (state && (!states.length || states[states.length - 1][1] !== state)) states.push([performance.now(), state]);
-}).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['data-test-script-state']});
+};
+new MutationObserver(records => {
+  for (const record of records) if (record.type === 'attributes') __seen(record.oldValue);
+  const node = document.querySelector('[data-test-script-state]');
+  __seen(node && node.getAttribute('data-test-script-state'));
+}).observe(document, {subtree: true, childList: true, attributes: true, attributeOldValue: true,
+                      attributeFilter: ['data-test-script-state']});
 """
 # The time the script last finished after it ran at or after `since` (ms on the browser clock), or null.
 FINISHED_SINCE = """since => {
@@ -62,13 +71,21 @@ def _finished(tab, since: float) -> float:
     return handle.json_value() - since
 
 
-def _open(browser, url: str):
-    """A new session (a fresh browser context) on `url`: (tab, milliseconds until its first render finished)."""
-    context = browser.new_context(viewport={"width": 1920, "height": 1080})
-    context.add_init_script(RECORD_SCRIPT_STATES)
+def _open(browser, url: str, context=None):
+    """A new session on `url`, in a fresh browser context or a new tab of `context`: (tab, milliseconds until
+    its first render finished)."""
+    if context is None:
+        context = browser.new_context(viewport={"width": 1920, "height": 1080})
+        context.add_init_script(RECORD_SCRIPT_STATES)
     tab = context.new_page()
     tab.goto(url)
     return tab, _finished(tab, 0.0)  # 0 on the browser clock = the start of navigation
+
+
+def _script_mb(tab) -> float:
+    """Megabytes of JavaScript the tab has loaded (as sent, compressed or not)."""
+    return tab.evaluate("performance.getEntriesByType('resource').filter(r => r.name.endsWith('.js'))"
+                        ".reduce((total, r) => total + r.encodedBodySize, 0)") / 1e6
 
 
 def _pick_channel(tab, channel: str) -> float | None:
@@ -94,14 +111,18 @@ def _peak_mb(pid: int) -> float:
 
 
 def _row(browser, label: str, url: str, channel: str) -> None:
-    """Print one line: cold first render, warm first render (a new session), a filter change."""
+    """Print one line: cold first render, warm first render (a new session), a filter change, a returning
+    visitor's first render, and the JavaScript of the warm session."""
     cold_tab, cold = _open(browser, url)
     cold_tab.context.close()
     warm_tab, warm = _open(browser, url)
+    scripts = _script_mb(warm_tab)
     change = _pick_channel(warm_tab, channel)
+    _, revisit = _open(browser, url, warm_tab.context)
     warm_tab.context.close()
     changed = "no filter" if change is None else f"{change / 1000:.2f} s"
-    print(f"{label:22s} {cold / 1000:16.2f} s {warm / 1000:6.2f} s {changed:>14s}")
+    print(f"{label:22s} {cold / 1000:16.2f} s {warm / 1000:6.2f} s {changed:>14s} {revisit / 1000:9.2f} s "
+          f"{scripts:7.1f} MB")
 
 
 def run(db: Path, channel: str) -> None:
@@ -112,7 +133,8 @@ def run(db: Path, channel: str) -> None:
         floor = Server(db, Path(folder) / "floor.log", script=floor_app)
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            print(f"{'page':22s} {'first render cold':>18s} {'warm':>8s} {'filter change':>14s}")
+            print(f"{'page':22s} {'first render cold':>18s} {'warm':>8s} {'filter change':>14s} {'returning':>11s} "
+                  f"{'JS warm':>10s}")
             _row(browser, "(a one-line app)", floor.url, channel)
             for path in page_paths():
                 _row(browser, path, server.url + path, channel)
