@@ -8,7 +8,7 @@ from plotly.subplots import make_subplots
 from analytics import charts
 from analytics.abstats import format_p
 from analytics.channels import MOSTLY_OPEN, SMALL_GROUP, channel_comparison, compare_groups
-from dashboard import run_query, shared_filters
+from dashboard import drawn, run_query, shared_filters
 from pages import reroute
 
 CURRENCY = "$"  # the warehouse keeps amounts without a currency: the sign money is shown with
@@ -238,7 +238,7 @@ def render() -> None:
                    icon=":material/hourglass_top:")
 
     st.subheader(f"Cost per {STAGE_NAMES[stage]} and conversion")
-    figure, note = _cost_and_conversion(table, stage, by)
+    figure, note = drawn(_cost_and_conversion, table, stage, by)
     st.plotly_chart(figure, width="stretch", theme=None)
     st.caption(f"{note + ' ' if note else ''}Spend in the date range over the leads created in it and their later "
                f"conversions. n/a: no spend recorded, or no {STAGE_NAMES[stage]}s. Faded: fewer than {SMALL_GROUP} "
@@ -246,7 +246,7 @@ def render() -> None:
 
     if table["leads"].sum() > 0:
         st.subheader(f"From {by} to stage")
-        st.plotly_chart(_flow(table, by), width="stretch", theme=None)
+        st.plotly_chart(drawn(_flow, table, by), width="stretch", theme=None)
         st.caption("(yet): some of these leads are still open and may still get further.")
 
     st.subheader("All figures")

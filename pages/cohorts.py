@@ -7,7 +7,7 @@ from plotly.subplots import make_subplots
 
 from analytics import charts
 from analytics.cohorts import cohort_summary, cohorts
-from dashboard import run_query, shared_filters
+from dashboard import drawn, run_query, shared_filters
 from pages import reroute
 from pages.time_to_convert import stage_name, transition_controls, window_words
 
@@ -84,7 +84,7 @@ def render() -> None:
     st.caption(f"Share of the leads reaching {from_stage} in each {period} that went on to {to_stage} "
                f"({window_words(spec)}), after 0, 1, 2 ... {period}s. The last {len(recent)} cohorts, with how many "
                "leads entered in brackets.")
-    st.plotly_chart(_heatmap(shown, period), width="stretch", theme=None)
+    st.plotly_chart(drawn(_heatmap, shown, period), width="stretch", theme=None)
     st.caption("Grey cells marked ≥ have not ended yet: their share can only rise, it is not a drop. Projected "
                "final: each cohort's conversions so far plus the chances of its leads still open, from how all "
                "cohorts converted (younger cohorts are assumed to convert like older ones did at the same age).")

@@ -17,7 +17,7 @@ from analytics.time_to_convert import (
     naive_vs_honest,
     speed_sentence,
 )
-from dashboard import run_query, shared_filters
+from dashboard import drawn, run_query, shared_filters
 from pages import reroute
 
 AT_RISK_ROWS = 8  # groups shown in the at-risk table under the curves
@@ -292,7 +292,7 @@ def render() -> None:
     by = stage_name(spec.by) if spec.by else None
     st.subheader(f"Share reaching {to_stage} by days since entry" + (f", per {by}" if by else ""))
     curves = report.curves
-    st.plotly_chart(_curves_figure(curves, to_stage), width="stretch", theme=None)
+    st.plotly_chart(drawn(_curves_figure, curves, to_stage), width="stretch", theme=None)
     count = curves["group"].nunique()
     bands = ("Shaded: the 95% interval, where the true share likely is. " if count <= BANDS_UP_TO
              else f"The 95% intervals are drawn only when comparing up to {BANDS_UP_TO} groups, so that the lines "
@@ -309,14 +309,14 @@ def render() -> None:
     left, right = st.columns(2)
     with left:
         st.markdown(f"**Reached {to_stage}, lost or still open, by days since entry**")
-        st.plotly_chart(_outcomes_figure(report.overall_curve, to_stage), width="stretch", theme=None)
+        st.plotly_chart(drawn(_outcomes_figure, report.overall_curve, to_stage), width="stretch", theme=None)
     with right:
         st.markdown(f"**How long those who reached {to_stage} took**")
         histogram = report.histogram
         if histogram.empty:
             st.info(f"No one has reached {to_stage} yet.")
         else:
-            st.plotly_chart(_histogram_figure(histogram, overall["median_days"], to_stage), width="stretch",
+            st.plotly_chart(drawn(_histogram_figure, histogram, overall["median_days"], to_stage), width="stretch",
                             theme=None)
 
 
