@@ -113,12 +113,20 @@ def _record_state(con: duckdb.DuckDBPyConnection) -> None:
 
 def _build_sql(scope: str) -> str:
     """SELECT of the journey rows of the leads `scope` keeps (a WHERE clause on lead_id, or empty for all):
-    one per lead with an event of a funnel stage or an event carrying a channel or campaign."""
-    lists = ", ".join(f"list(occurred_at) FILTER (WHERE stage = {quote_literal(s)}) AS {s}_list" for s in FUNNEL_STAGES)
-    stages = ", ".join(
-        f"list_min({s}_list) AS {s}_at, CASE WHEN len({s}_list) > 1 THEN list_sort({s}_list) END AS {s}_times"
+    one per lead with an event of a funnel stage or an event carrying a channel or campaign.
+
+    One pass over the events takes each stage's earliest time, the count of stage events (more than
+    the stages seen: a stage repeats) and the first touches. Only the few leads with a repeated stage
+    get a second pass over their stage events for the time lists, which cost much more per event.
+    """
+    firsts = ", ".join(f"min(occurred_at) FILTER (WHERE stage = {quote_literal(s)}) AS {s}_at" for s in FUNNEL_STAGES)
+    stages_seen = " + ".join(f"({s}_at IS NOT NULL)::INTEGER" for s in FUNNEL_STAGES)
+    lists = ", ".join(
+        f"CASE WHEN count(*) FILTER (WHERE stage = {quote_literal(s)}) > 1 "
+        f"THEN list_sort(list(occurred_at) FILTER (WHERE stage = {quote_literal(s)})) END AS {s}_times"
         for s in FUNNEL_STAGES
     )
+    stages = ", ".join(f"{s}_at, {s}_times" for s in FUNNEL_STAGES)
     touch = "channel_touch.v AS channel, channel_touch.t AS channel_at, campaign_touch.v AS campaign_id, campaign_touch.t AS campaign_at"
     lead_values = ", ".join(
         f"arg_min({v}, coalesce(created_at, 'infinity'::TIMESTAMP)) FILTER (WHERE {v} IS NOT NULL) AS {name}"
@@ -132,12 +140,18 @@ def _build_sql(scope: str) -> str:
         picked AS (  -- the events a journey reads: funnel stages and touches with a value
             SELECT * FROM cleaned
             WHERE list_contains({_STAGES}, stage) OR channel IS NOT NULL OR campaign_id IS NOT NULL),
-        per_lead AS (
-            SELECT lead_id, {lists},
-                   list_sort(list({{'t': occurred_at, 'v': value}}) FILTER (WHERE stage = 'won')) AS won_pairs,
+        per_lead AS MATERIALIZED (
+            SELECT lead_id, {firsts}, count(*) FILTER (WHERE list_contains({_STAGES}, stage)) AS stage_events,
+                   max(value) FILTER (WHERE stage = 'won') AS won_once,  -- the value when it wins once
                    min({{'t': occurred_at, 'v': channel}}) FILTER (WHERE channel IS NOT NULL) AS channel_touch,
                    min({{'t': occurred_at, 'v': campaign_id}}) FILTER (WHERE campaign_id IS NOT NULL) AS campaign_touch
             FROM picked GROUP BY lead_id),
+        repeats AS (  -- the leads with a stage more than once: their stages' times and won values
+            SELECT lead_id, {lists},
+                   list_sort(list({{'t': occurred_at, 'v': value}}) FILTER (WHERE stage = 'won')) AS won_pairs
+            FROM events
+            WHERE list_contains({_STAGES}, stage) AND lead_id IN (SELECT lead_id FROM per_lead WHERE stage_events > {stages_seen})
+            GROUP BY lead_id),
         lead_rows AS (
             SELECT lead_id, {lead_values}
             FROM (SELECT lead_id, created_at, {value_sql('channel')} AS c, {value_sql('campaign_id')} AS p,
@@ -145,7 +159,7 @@ def _build_sql(scope: str) -> str:
                   FROM leads {scope})
             GROUP BY lead_id)
         SELECT lead_id, {stages},
-               won_pairs[1].v AS won_value,
+               CASE WHEN len(won_pairs) > 1 THEN won_pairs[1].v ELSE won_once END AS won_value,
                CASE WHEN len(won_pairs) > 1 THEN list_transform(won_pairs, lambda w: w.v) END AS won_values,
                {touch}, lead_channel, lead_campaign_id, seniority, account_id
-        FROM per_lead LEFT JOIN lead_rows USING (lead_id)"""
+        FROM per_lead LEFT JOIN repeats USING (lead_id) LEFT JOIN lead_rows USING (lead_id)"""

@@ -256,3 +256,103 @@ def test_channel_costs_are_the_same_from_the_journeys_and_the_events(shared_con,
 def test_the_analytics_use_the_journey_query_when_the_table_answers(con, add_events):
     add_events(("L1", "lead", "2024-01-01"))
     assert _units_query(con, FunnelSpec(), LATER) == _journey_units_query(con, FunnelSpec(), LATER)
+
+
+# The build against a plain-Python reference, on logs full of ties
+
+
+SPACES = " \u00a0\u2003\u3000"  # spaces (Unicode category Zs) that trim removes
+
+
+def reference(events: list[tuple], leads: list[tuple]) -> list[tuple]:
+    """The journey rows worked out in Python from events (lead_id, stage, occurred_at, channel, campaign_id,
+    value) and leads (lead_id, created_at, channel, campaign_id, seniority, account_id), as `table` lists them."""
+
+    def value(text: str | None) -> str | None:
+        return (text or "").strip(SPACES) or None
+
+    def first_touch(rows: list[tuple], column: int) -> tuple:
+        touches = sorted((row[2], value(row[column])) for row in rows if value(row[column]) is not None)
+        return touches[0][::-1] if touches else (None, None)
+
+    def lead_value(lead_id: str, column: int) -> str | None:
+        rows = sorted((row[1] is None, row[1] or T1, value(row[column])) for row in leads
+                      if row[0] == lead_id and value(row[column]))  # created last when it has no time
+        return rows[0][2] if rows else None
+
+    journeys_rows = []
+    for lead_id in sorted({row[0] for row in events}):
+        rows = [row for row in events if row[0] == lead_id]
+        if not any(row[1] in schema.FUNNEL_STAGES or value(row[3]) or value(row[4]) for row in rows):
+            continue
+        times = {stage: sorted(row[2] for row in rows if row[1] == stage) for stage in schema.FUNNEL_STAGES}
+        won = sorted(((row[2], row[5]) for row in rows if row[1] == "won"), key=lambda w: (w[0], w[1] is None, w[1] or 0))
+        journeys_rows.append((
+            lead_id,
+            *(times[stage][0] if times[stage] else None for stage in schema.FUNNEL_STAGES),
+            *(times[stage] if len(times[stage]) > 1 else None for stage in schema.FUNNEL_STAGES),
+            won[0][1] if won else None, [v for _, v in won] if len(won) > 1 else None,
+            *first_touch(rows, 3), *first_touch(rows, 4),
+            *(lead_value(lead_id, column) for column in (2, 3, 4, 5)),
+        ))
+    return journeys_rows
+
+
+COLUMNS = ("lead_id, lead_at, mql_at, sql_at, won_at, lost_at, lead_times, mql_times, sql_times, won_times, lost_times, "
+           "won_value, won_values, channel, channel_at, campaign_id, campaign_at, lead_channel, lead_campaign_id, seniority, account_id")
+
+
+def load_rows(con: duckdb.DuckDBPyConnection, events: list[tuple], leads: list[tuple]) -> list[tuple]:
+    con.execute("DELETE FROM events; DELETE FROM leads")
+    if events:
+        con.executemany("INSERT INTO events (lead_id, stage, occurred_at, channel, campaign_id, value, import_id) "
+                        "VALUES (?, ?, ?, ?, ?, ?, 1)", events)
+    if leads:
+        con.executemany("INSERT INTO leads (lead_id, created_at, channel, campaign_id, seniority, account_id, import_id) "
+                        "VALUES (?, ?, ?, ?, ?, ?, 1)", leads)
+    journeys.rebuild(con)
+    return con.execute(f"SELECT {COLUMNS} FROM journeys ORDER BY lead_id").fetchall()
+
+
+T1, T2, T3 = datetime(2024, 1, 1), datetime(2024, 1, 2), datetime(2024, 1, 3)
+
+
+def test_ties_blanks_and_missing_rows_give_the_hand_worked_journeys(con):
+    events = [
+        # L1: campaigns "c2" and " c1 " tie first (c1 wins), channels blank/NULL then "web" and "ads" tie (ads),
+        # MQL twice at one instant, won twice at one instant (values sorted: 5, 7).
+        ("L1", "lead", T1, "", " c2", None), ("L1", "visit", T1, None, "\u00a0c1 ", None), ("L1", "visit", T1, " ", None, None),
+        ("L1", "visit", T2, "web", "c0", None), ("L1", "visit", T2, "\u3000ads", None, None),
+        ("L1", "mql", T2, None, None, None), ("L1", "mql", T2, None, None, None),
+        ("L1", "won", T3, None, None, 7.0), ("L1", "won", T3, None, None, 5.0),
+        # L2: one padded campaign touch, won once without a value; no leads row.
+        ("L2", "lead", T2, None, " c9 ", None), ("L2", "won", T3, None, None, None),
+        # L3: only a campaign touch on an event that is no funnel stage; L4: nothing a journey reads.
+        ("L3", "visit", T1, None, "c3", None), ("L4", "visit", T1, " ", "", None),
+    ]
+    leads = [("L1", T2, " partner ", None, "head", "\u00a0"), ("L1", T1, "", "c5", None, "A1"),
+             ("L3", None, "ads", None, None, None), ("L5", T1, "web", None, None, None)]  # L5 has no events
+    none5 = (None,) * 5
+    assert load_rows(con, events, leads) == [
+        ("L1", T1, T2, None, T3, None, None, [T2, T2], None, [T3, T3], None, 5.0, [5.0, 7.0],
+         "ads", T2, "c1", T1, "partner", "c5", "head", "A1"),
+        ("L2", T2, None, None, T3, None, *none5, None, None, None, None, "c9", T2, None, None, None, None),
+        ("L3", *none5, *none5, None, None, None, None, "c3", T1, "ads", None, None, None),
+    ]
+    assert load_rows(con, events, leads) == reference(events, leads)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    events=st.lists(st.tuples(
+        st.sampled_from(["L1", "L2", "L3"]), st.sampled_from(["lead", "mql", "won", "lost", "visit"]),
+        st.sampled_from([T1, T2, T3]), st.sampled_from([None, "", " ", "ads", " web", "\u00a0ads", "web"]),
+        st.sampled_from([None, "", "c1", "c2 ", "\u2003c1"]), st.sampled_from([None, 5.0, 7.0]),
+    ), max_size=24),
+    leads=st.lists(st.tuples(
+        st.sampled_from(["L1", "L2", "L4"]), st.sampled_from([None, T1, T2]), st.sampled_from([None, "", "ads", " web"]),
+        st.sampled_from([None, "c1"]), st.sampled_from([None, " ", "head"]), st.sampled_from([None, "A1"]),
+    ), max_size=4, unique_by=lambda lead: (lead[0], lead[1])),  # created times differ within a lead
+)
+def test_the_build_matches_a_plain_python_reference_with_ties(shared_con, events, leads):
+    assert load_rows(shared_con, events, leads) == reference(events, leads)
