@@ -56,6 +56,18 @@ def first_from_sql(stage: str, start: str) -> str:
             f"WHEN {times} IS NOT NULL THEN list_filter({times}, lambda x: x >= {start} AND x < $as_of)[1] END")
 
 
+def first_before_sql(stage: str) -> str:
+    """SQL for the lead's earliest `stage` (a funnel stage) time when it is before `$as_of`; NULL otherwise."""
+    first = quote_ident(f"{stage}_at")
+    return f"CASE WHEN {first} < $as_of THEN {first} END"
+
+
+def last_before_sql(stage: str) -> str:
+    """SQL for the lead's latest `stage` (a funnel stage) time before `$as_of`; NULL when it has none."""
+    return (f"CASE WHEN {quote_ident(f'{stage}_at')} < $as_of "
+            f"THEN list_max(list_filter({times_sql(stage)}, lambda x: x < $as_of)) END")
+
+
 def attribute_sql(name: str) -> str:
     """SQL for a lead's `name` (channel, campaign_id, seniority or account_id) as the funnel reads it at
     `$as_of`: the first touch among its events before then, else the leads table's; NULL without one."""

@@ -67,7 +67,6 @@ from analytics.filters import Filters
 from analytics.funnel import wilson_interval
 from analytics.schema import FUNNEL_STAGES
 from analytics.sequences import MESSAGE_SENT, chooses_leads, entrant_journeys_sql, entrants_sql
-from analytics.sql import quote_ident
 from analytics.warehouse import db_path
 
 BANDS = ("cold", "warm", "hot")
@@ -285,18 +284,6 @@ def _band_sql(score: str) -> str:
     return f"CASE WHEN {score} >= $hot THEN 'hot' WHEN {score} >= $warm THEN 'warm' ELSE 'cold' END"
 
 
-def _before_as_of(stage: str) -> str:
-    """SQL over a lead's journey columns: its earliest `stage` (a funnel stage) time, when before `$as_of`."""
-    first = quote_ident(f"{stage}_at")
-    return f"CASE WHEN {first} < $as_of THEN {first} END"
-
-
-def _last_before_as_of(stage: str) -> str:
-    """SQL over a lead's journey columns: its latest `stage` time before `$as_of`; NULL when none."""
-    return (f"CASE WHEN {quote_ident(f'{stage}_at')} < $as_of "
-            f"THEN list_max(list_filter({journeys.times_sql(stage)}, lambda x: x < $as_of)) END")
-
-
 def _stages_sql(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple[str, dict]:
     """SQL with the entrants (lead_id, entered_at) and, among the events before the as-of instant, `closed`
     (won or lost: the later of its latest won and latest lost, won on a tie) and `reached` (sql when it has an
@@ -305,13 +292,13 @@ def _stages_sql(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple[str, 
     entrant_journeys = entrant_journeys_sql(con, filters)
     if entrant_journeys is not None:
         sql, params = entrant_journeys
-        won, lost = _last_before_as_of("won"), _last_before_as_of("lost")
+        won, lost = journeys.last_before_sql("won"), journeys.last_before_sql("lost")
         return f"""
             SELECT lead_id, entered_at,
                    CASE WHEN {won} IS NOT NULL AND ({lost} IS NULL OR {won} >= {lost}) THEN 'won'
                         WHEN {lost} IS NOT NULL THEN 'lost' END AS closed,
-                   CASE WHEN {_before_as_of('sql')} IS NOT NULL THEN 'sql'
-                        WHEN {_before_as_of('mql')} IS NOT NULL THEN 'mql' ELSE 'lead' END AS reached
+                   CASE WHEN {journeys.first_before_sql('sql')} IS NOT NULL THEN 'sql'
+                        WHEN {journeys.first_before_sql('mql')} IS NOT NULL THEN 'mql' ELSE 'lead' END AS reached
             FROM ({sql})""", params
     entrants, params = entrants_sql(con, filters)
     return f"""
@@ -565,13 +552,13 @@ def _timed_sql(con: duckdb.DuckDBPyConnection, filters: Filters, target: str) ->
     entrant_journeys = entrant_journeys_sql(con, filters) if target in FUNNEL_STAGES else None
     if entrant_journeys is not None:
         sql, params = entrant_journeys
-        won_or_lost = _before_as_of(closing[0])
+        won_or_lost = journeys.first_before_sql(closing[0])
         if len(closing) == 2:  # the earlier of the two, either one when the other is missing
-            won, lost = _before_as_of("won"), _before_as_of("lost")
+            won, lost = journeys.first_before_sql("won"), journeys.first_before_sql("lost")
             won_or_lost = f"CASE WHEN {lost} IS NULL OR {won} <= {lost} THEN {won} ELSE {lost} END"
         return f"""
-            SELECT lead_id, entered_at + to_days($score_at) AS scored_at, {_before_as_of(target)} AS first_target,
-                   {won_or_lost} AS closed_at
+            SELECT lead_id, entered_at + to_days($score_at) AS scored_at,
+                   {journeys.first_before_sql(target)} AS first_target, {won_or_lost} AS closed_at
             FROM ({sql})""", params
     entrants, params = entrants_sql(con, filters)
     return f"""
