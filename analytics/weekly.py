@@ -25,17 +25,24 @@ HTML report, so they always show the same numbers. What the figures mean:
   beyond noise, else among all that could be tested.
 - Channel and campaign filters select leads by first touch (as everywhere); spend by the campaigns' channel
   and campaign. The entry date range of the filter bar does not apply: the week is the range.
+- The channel table: per first-touch channel, the week's entrants and the spend of the week by the campaigns'
+  channel (the leads and spend columns `channel_comparison` gives for the week), and the same for the week
+  before; a channel with only spend, or only leads, is listed too.
 - Experiments have no dates in the warehouse: they are listed with their results as imported; one has
   reached a verdict when a variant differs significantly from control.
 - Unfinished cohorts: monthly entry cohorts of the last eighteen months whose leads may still convert (the
   month's end plus the funnel's windows is after the as-of instant, `funnel_over_time`'s `finished`).
+
+`week_summary` is `summary_of` three parts a page caches apart: `week_figures` (the week and the filters),
+`experiment_verdicts` (neither) and `recent_cohorts` (the filters and the as-of date, not the week).
+`leads_per_week` is the Overview's other chart: the selection's new leads per entry week and channel.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
@@ -44,7 +51,7 @@ import pandas as pd
 
 from analytics import abstats, experiments, journeys
 from analytics.abstats import Proportion
-from analytics.channels import channel_comparison
+from analytics.channels import _spend_sql
 from analytics.errors import BadInput
 from analytics.filters import Filters
 from analytics.funnel import NONE_GROUP, FunnelSpec, _units_query, funnel, funnel_over_time
@@ -386,6 +393,34 @@ def week_summary(
     A week that starts after the as-of date is BadInput; a week not over at the as-of date is allowed and
     marked `complete=False` (it is compared with the same days of the week before).
     """
+    figures = week_figures(con, week, as_of, channels, campaigns)
+    return summary_of(figures, experiment_verdicts(con), recent_cohorts(con, figures.as_of, channels, campaigns))
+
+
+@dataclass(frozen=True, eq=False)
+class WeekFigures:
+    """The part of a `WeekSummary` that depends on the week: what `week_figures` computes."""
+
+    monday: date
+    as_of: date
+    complete: bool
+    kpis: tuple[Kpi, ...]
+    stage_rates: tuple[StageRate, ...]
+    largest_change: StageRate | None
+    channels: pd.DataFrame = field(repr=False)
+    channel_filter: tuple[str, ...] = ()
+    campaign_filter: tuple[str, ...] = ()
+
+
+def week_figures(
+    con: duckdb.DuckDBPyConnection,
+    week: date | str | None = None,
+    as_of: date | None = None,
+    channels: tuple[str, ...] = (),
+    campaigns: tuple[str, ...] = (),
+) -> WeekFigures:
+    """`week_summary`'s figures of the week and the week before (KPIs, stage rates, channel table), without
+    the experiments and cohorts, which do not depend on the week: a page caches those apart."""
     seen = effective_as_of(con, as_of)
     monday = parse_week(week) if isinstance(week, str) else monday_of(week) if week else last_complete_week(seen)
     if monday > seen:
@@ -393,27 +428,35 @@ def week_summary(
                        + ("" if seen == (as_of or date.today()) else " (the data ends then)"))
     complete = monday + timedelta(days=7) <= seen + timedelta(days=1)
     channels, campaigns = tuple(channels), tuple(campaigns)
-    now = _week_figures(con, monday, seen, channels, campaigns)
-    before = _week_figures(con, monday - timedelta(days=7), seen - timedelta(days=7), channels, campaigns)
-
-    kpis = tuple(Kpi(key, now[key], before[key]) for key in KPI_LABELS)
+    now = _one_week(con, monday, seen, channels, campaigns)
+    before = _one_week(con, monday - timedelta(days=7), seen - timedelta(days=7), channels, campaigns)
     rates = _stage_rates(now["funnel"], before["funnel"])
-    largest = _largest(rates)
-    verdicts = _experiment_verdicts(con)
-    cohorts = _cohorts(con, seen, channels, campaigns)
-    table = _channel_table(now["channels"], before["channels"])
-    summary = WeekSummary(monday, seen, complete, kpis, rates, largest, verdicts, cohorts, table,
-                          channel_filter=channels, campaign_filter=campaigns)
-    return WeekSummary(**{**summary.__dict__, "sentences": tuple(summarise(summary))})
+    return WeekFigures(monday, seen, complete, tuple(Kpi(key, now[key], before[key]) for key in KPI_LABELS), rates,
+                       _largest(rates), _channel_table(now["channels"], before["channels"]), channels, campaigns)
 
 
-def _week_figures(con: duckdb.DuckDBPyConnection, monday: date, as_of: date, channels: tuple[str, ...],
+def summary_of(figures: WeekFigures, verdicts: tuple[ExperimentVerdict, ...], cohorts: pd.DataFrame) -> WeekSummary:
+    """The summary of `figures` with the experiments' verdicts and the cohorts (`recent_cohorts` seen from
+    `figures.as_of` with the same filters), and its sentences."""
+    summary = WeekSummary(figures.monday, figures.as_of, figures.complete, figures.kpis, figures.stage_rates,
+                          figures.largest_change, verdicts, cohorts, figures.channels,
+                          channel_filter=figures.channel_filter, campaign_filter=figures.campaign_filter)
+    return replace(summary, sentences=tuple(summarise(summary)))
+
+
+def _one_week(con: duckdb.DuckDBPyConnection, monday: date, as_of: date, channels: tuple[str, ...],
                   campaigns: tuple[str, ...]) -> dict[str, Any]:
-    """One week's activity, spend, entrant funnel and channel table, seen at the end of `as_of`."""
+    """One week's activity, spend, entrant funnel and channel table, seen at the end of `as_of`.
+
+    The funnel is counted per first-touch channel once: its groups add up to the whole funnel, and their
+    entrants are the channel table's leads (as `channel_comparison` counts them, beside the same spend).
+    """
     filters = Filters(since=monday, until=monday + timedelta(days=6), channels=channels, campaigns=campaigns,
                       as_of=as_of)
-    entrants = funnel(con, FunnelSpec(stages=STAGES), filters)
-    by_channel = channel_comparison(con, filters)
+    per_channel = funnel(con, FunnelSpec(stages=STAGES, by="channel"), filters)
+    counts = per_channel.groupby("step")["count"].sum().reindex(range(1, len(STAGES) + 1), fill_value=0)
+    entrants = pd.DataFrame({"stage": STAGES, "count": counts.to_numpy(dtype="int64")})
+    by_channel = _leads_and_spend(con, per_channel, filters)
     spend = by_channel["spend"].sum(min_count=1)
     activity = _activity(con, monday, as_of, channels, campaigns)
     sql = activity["sql"]
@@ -424,6 +467,19 @@ def _week_figures(con: duckdb.DuckDBPyConnection, monday: date, as_of: date, cha
     }  # fmt: skip
     figures["cost_per_sql"] = (round(figures["spend"] / sql, 2) if figures["spend"] is not None and sql else None)
     return figures | {"funnel": entrants, "channels": by_channel}
+
+
+def _leads_and_spend(con: duckdb.DuckDBPyConnection, per_channel: pd.DataFrame, filters: Filters) -> pd.DataFrame:
+    """`channel_comparison`'s group, leads and spend columns, rows in its order: the entrants of the funnel
+    `per_channel` and the spend of `filters` per channel, a channel with only one of them included."""
+    ctes, params = _spend_sql(filters, "channel")
+    spend = con.execute(f"WITH {ctes} SELECT grp AS \"group\", round(spend, 2) AS spend FROM spend_side", params).df()
+    leads = per_channel.loc[per_channel["step"] == 1, ["group", "count"]].rename(columns={"count": "leads"})
+    table = leads.merge(spend, on="group", how="outer")
+    table["leads"] = table["leads"].fillna(0).astype("int64")
+    table["spend"] = table["spend"].astype("float64")
+    return table.sort_values(["leads", "spend", "group"], ascending=[False, False, True], na_position="last",
+                             ignore_index=True)
 
 
 def _activity(con: duckdb.DuckDBPyConnection, monday: date, as_of: date, channels: tuple[str, ...],
@@ -513,7 +569,9 @@ def _largest(rates: tuple[StageRate, ...]) -> StageRate | None:
     return max(pool, key=lambda r: abs(r.diff)) if pool else None
 
 
-def _experiment_verdicts(con: duckdb.DuckDBPyConnection) -> tuple[ExperimentVerdict, ...]:
+def experiment_verdicts(con: duckdb.DuckDBPyConnection) -> tuple[ExperimentVerdict, ...]:
+    """Each experiment's headline on its conversion metric (else its first), decided ones first; they carry
+    no dates, so no week or filter changes them."""
     listing = experiments.list_experiments(con)
     verdicts = []
     for name in listing["experiment"].drop_duplicates():
@@ -528,11 +586,39 @@ def _experiment_verdicts(con: duckdb.DuckDBPyConnection) -> tuple[ExperimentVerd
     return tuple(sorted(verdicts, key=lambda v: (not v.decided, v.experiment)))
 
 
-def _cohorts(con: duckdb.DuckDBPyConnection, as_of: date, channels: tuple[str, ...],
-             campaigns: tuple[str, ...]) -> pd.DataFrame:
+def recent_cohorts(con: duckdb.DuckDBPyConnection, as_of: date, channels: tuple[str, ...] = (),
+                   campaigns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """`funnel_over_time` by entry month over the last COHORT_MONTHS months up to `as_of` (an effective as-of
+    date, `effective_as_of`): the same for every week seen from that date."""
     first_month = (pd.Timestamp(as_of).to_period("M") - (COHORT_MONTHS - 1)).start_time.date()
     filters = Filters(since=first_month, until=as_of, channels=channels, campaigns=campaigns, as_of=as_of)
     return funnel_over_time(con, FunnelSpec(stages=STAGES, period="month"), filters)
+
+
+def leads_per_week(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
+    """New leads per week (Monday) and channel: one row per (week, channel), weeks as dates.
+
+    The leads are the funnel's entrants of `filters`, each in the week of its first lead event before the
+    as-of instant and in its first-touch channel, so the filters select them as everywhere and the weeks
+    add up to the funnel's "New leads". `partial` marks the first week (when the first lead entered after
+    its Monday) and the week of the as-of instant: their bars are short because the data covers part of
+    them, not because fewer leads came.
+    """
+    # A funnel has two stages at least: of its units only the entry time and the channel are read.
+    units, params = _units_query(con, FunnelSpec(stages=("lead", "mql"), by="channel"), filters)
+    return con.execute(
+        f"""
+        WITH units AS ({units}),
+        entries AS (SELECT date_trunc('week', entered_at) AS monday, grp FROM units),
+        first_entry AS (SELECT date_trunc('week', min(occurred_at)) AS first_monday, min(occurred_at) AS first_at
+                        FROM events WHERE stage = 'lead' AND occurred_at < $as_of)
+        SELECT monday::DATE AS week, grp AS channel, count(*) AS leads,
+               monday < first_monday + INTERVAL 7 DAY AND first_at > first_monday
+               OR monday + INTERVAL 7 DAY > $as_of AS partial
+        FROM entries, first_entry GROUP BY ALL ORDER BY week, channel
+        """,
+        params,
+    ).df()
 
 
 def _channel_table(now: pd.DataFrame, before: pd.DataFrame) -> pd.DataFrame:

@@ -19,8 +19,17 @@ from analytics import charts
 from analytics import report
 from analytics.errors import BadInput
 from analytics.filters import Filters
-from analytics.summary import headline_figures, warehouse_summary, weekly_leads
-from analytics.weekly import WeekSummary, available_weeks, parse_week, week_summary
+from analytics.summary import headline_figures, warehouse_summary
+from analytics.weekly import (
+    WeekSummary,
+    available_weeks,
+    experiment_verdicts,
+    leads_per_week,
+    parse_week,
+    recent_cohorts,
+    summary_of,
+    week_figures,
+)
 from dashboard import drawn, progress_bar, run_query, shared_filters
 from pages import reroute
 
@@ -44,8 +53,12 @@ def _week_choice(filters: Filters) -> str:
 
 
 def _summary(week: str | None, filters: Filters) -> WeekSummary:
-    return run_query(week_summary, parse_week(week) if week else None, filters.as_of, filters.channels,
-                     filters.campaigns)
+    """`week_summary` from three cached parts: the experiments' verdicts depend on no filter and the cohorts
+    on no week, so changing the week or a filter recomputes only what it changes."""
+    figures = run_query(week_figures, parse_week(week) if week else None, filters.as_of, filters.channels,
+                        filters.campaigns)
+    cohorts = run_query(recent_cohorts, figures.as_of, filters.channels, filters.campaigns)
+    return summary_of(figures, run_query(experiment_verdicts), cohorts)
 
 
 def _sentences_html(summary: WeekSummary, size: str = "1rem") -> str:
@@ -168,13 +181,14 @@ def render() -> None:
     tiles[4].metric("Spend", "–" if kpis.spend is None else f"{kpis.spend:,.0f}")
     st.caption("Leads that entered in the selected range and how far they got by the as-of date; spend in the "
                "same range.")
-    table = run_query(weekly_leads, filters)
+    table = run_query(leads_per_week, filters)
     st.markdown("##### New leads per week")
     if table.empty:
         st.info("No leads match the filters.")
     else:
         st.plotly_chart(drawn(charts.weekly_leads, table), width="stretch", theme=None)
-        st.caption("Pale bars: weeks the data covers only in part (the first week and the current one).")
+        st.caption("Each lead in the week it entered, by its first-touch channel. Pale bars: weeks the data covers "
+                   "only in part (the first week and the current one).")
 
 
 # --- presentation mode ------------------------------------------------------------------------------
@@ -231,8 +245,9 @@ def _advance_seconds() -> int | None:
 
 
 def _slides(summary: WeekSummary) -> list[tuple[str, Callable[[], None]]]:
-    """(title, draw) per slide; a topic without data has no slide."""
-    figures = report.figures(summary)
+    """(title, draw) per slide; a topic without data has no slide. The figures are the Overview's, drawn once:
+    moving to another slide reruns the page."""
+    figures = drawn(report.figures, summary)
     week_no = summary.monday.isocalendar()[1]
 
     def kpis() -> None:

@@ -4,19 +4,35 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import date
+from datetime import date, timedelta
 from unittest.mock import patch
 
+import pandas as pd
 import pytest
 from scipy import stats
 
-from analytics import journeys
+from analytics import journeys, weekly
 from analytics.abstats import holm
+from analytics.channels import channel_comparison
 from analytics.cli import main
 from analytics.errors import BadInput
+from analytics.filters import Filters
+from analytics.funnel import FunnelSpec, funnel
+from analytics.summary import weekly_leads
 from analytics.warehouse import writer
-from analytics.weekly import iso_week, last_complete_week, parse_week, week_label, week_summary
-from tests.analytics.conftest import insert_events
+from analytics.weekly import (
+    experiment_verdicts,
+    iso_week,
+    last_complete_week,
+    leads_per_week,
+    parse_week,
+    recent_cohorts,
+    summary_of,
+    week_figures,
+    week_label,
+    week_summary,
+)
+from tests.analytics.conftest import insert_events, insert_leads
 
 AS_OF = date(2026, 3, 15)  # a Sunday: week 11 (9-15 March) has just ended; week 10 is 2-8 March
 
@@ -214,3 +230,109 @@ def test_weekly_command_prints_the_summary_as_json_csv_and_a_table(week_con, tmp
     assert "Cost per SQL" in capsys.readouterr().out
     assert main(["--db", str(path), "weekly", "--week", "2026-W20", "--as-of", "2026-03-15"]) == 2
     assert "starts after the as-of date" in capsys.readouterr().err
+
+
+def _old_channel_table(con, monday, as_of, channels=(), campaigns=()):
+    """The channel table as `week_summary` built it before: `channel_comparison` of each week, merged."""
+    def week(start, seen):
+        return channel_comparison(con, Filters(since=start, until=start + timedelta(days=6), channels=channels,
+                                               campaigns=campaigns, as_of=seen))
+    return weekly._channel_table(week(monday, as_of), week(monday - timedelta(days=7), as_of - timedelta(days=7)))
+
+
+@pytest.mark.parametrize("current", [True, False])
+@pytest.mark.parametrize("channels, campaigns", [((), ()), (("webinar",), ()), (("display", "email"), ()),
+                                                 ((), ("(none)",))])
+def test_channel_table_has_channel_comparisons_leads_and_spend_per_first_touch_channel(week_con, current, channels,
+                                                                                        campaigns):
+    # An undated (summary export) email row: no spend in a dated range, so the email channel's spend is unknown.
+    week_con.execute("INSERT INTO campaigns (campaign_id, channel, spend, import_id) VALUES ('E1', 'email', 80, 1)")
+    if current:
+        journeys.rebuild(week_con)
+    with patch("analytics.journeys.is_current", return_value=current):
+        table = week_summary(week_con, None, AS_OF, channels, campaigns).channels
+        expected = _old_channel_table(week_con, date(2026, 3, 9), AS_OF, channels, campaigns)
+    pd.testing.assert_frame_equal(table, expected)
+    if not channels and not campaigns:  # by hand: T3-T5 and P1-P4 display; T1, T2 webinar; spend as in the KPIs
+        assert table.to_dict("records") == [
+            {"group": "display", "leads": 3, "spend": 250.0, "previous_leads": 4, "previous_spend": 100.0},
+            {"group": "webinar", "leads": 2, "spend": 400.0, "previous_leads": 0, "previous_spend": 300.0},
+            {"group": "email", "leads": 0, "spend": pytest.approx(math.nan, nan_ok=True), "previous_leads": 0,
+             "previous_spend": pytest.approx(math.nan, nan_ok=True)}]
+
+
+@pytest.mark.parametrize("channels", [(), ("webinar",)])
+def test_the_summary_from_its_cached_parts_is_week_summary(week_con, channels):
+    figures = week_figures(week_con, "2026-W10", AS_OF, channels)
+    assert (figures.monday, figures.as_of, figures.complete) == (date(2026, 3, 2), AS_OF, True)
+    parts = summary_of(figures, experiment_verdicts(week_con), recent_cohorts(week_con, figures.as_of, channels))
+    whole = week_summary(week_con, "2026-W10", AS_OF, channels)
+    assert parts.record() == whole.record() and parts.sentences == whole.sentences
+    pd.testing.assert_frame_equal(parts.cohorts, whole.cohorts)
+    pd.testing.assert_frame_equal(parts.channels, whole.channels)
+
+
+@pytest.fixture
+def touch_con(con):
+    """Leads whose first touch is not their lead event's channel (worked by hand in the tests below).
+
+    A: a paid_search visit on Sat 28 Feb, then its lead event from display on Tue 3 Mar: paid_search, week of 2 Mar.
+    B: lead event on Wed 4 Mar without a channel, an email click on the 5th: email (first touch after the lead).
+    C: lead event from webinar on Mon 9 Mar, and a second lead event on the 12th: once, week of 9 Mar.
+    D: lead event on Sun 15 Mar 23:00 without any channel; the leads table says "partner": partner.
+    E: lead event on Mon 16 Mar: after the as-of date (the 15th), not counted.
+    F: only in the leads table (no lead event): not a funnel entrant, not counted.
+    """
+    insert_events(
+        con,
+        ("A", "visit", "2026-02-28 10:00", "paid_search"), ("A", "lead", "2026-03-03 10:00", "display"),
+        ("B", "lead", "2026-03-04 10:00"), ("B", "email_click", "2026-03-05 10:00", "email"),
+        ("C", "lead", "2026-03-09 10:00", "webinar"), ("C", "lead", "2026-03-12 10:00", "webinar"),
+        ("D", "lead", "2026-03-15 23:00"), ("E", "lead", "2026-03-16 08:00", "display"),
+    )
+    insert_leads(con, {"lead_id": "D", "created_at": "2026-03-15 23:00", "channel": " partner "},
+                 {"lead_id": "F", "created_at": "2026-03-10 09:00", "channel": "display"})
+    return con
+
+
+def _weeks(table: pd.DataFrame) -> list[tuple]:
+    return [(w.date().isoformat(), c, n, p) for w, c, n, p in table[["week", "channel", "leads", "partial"]].itertuples(
+        index=False)]
+
+
+@pytest.mark.parametrize("current", [True, False])
+def test_leads_per_week_counts_funnel_entrants_by_entry_week_and_first_touch(touch_con, current):
+    with patch("analytics.journeys.is_current", return_value=current):
+        table = leads_per_week(touch_con, Filters(as_of=AS_OF))
+        # The first week is partial (the first lead entered on Tuesday), the as-of date's week is not over.
+        assert _weeks(table) == [("2026-03-02", "email", 1, True), ("2026-03-02", "paid_search", 1, True),
+                                 ("2026-03-09", "partner", 1, False), ("2026-03-09", "webinar", 1, False)]
+        # A week whose Monday is after the as-of date's: the as-of instant falls inside it.
+        assert _weeks(leads_per_week(touch_con, Filters(as_of=date(2026, 3, 12)))) == [
+            ("2026-03-02", "email", 1, True), ("2026-03-02", "paid_search", 1, True), ("2026-03-09", "webinar", 1, True)]
+        # As of the 4th, B's email click has not happened: no first touch, and no leads table value.
+        assert _weeks(leads_per_week(touch_con, Filters(as_of=date(2026, 3, 4)))) == [
+            ("2026-03-02", "(none)", 1, True), ("2026-03-02", "paid_search", 1, True)]
+        # The filters select by first touch, as the funnel does.
+        assert _weeks(leads_per_week(touch_con, Filters(channels=("paid_search", "partner"), as_of=AS_OF))) == [
+            ("2026-03-02", "paid_search", 1, True), ("2026-03-09", "partner", 1, False)]
+        assert leads_per_week(touch_con, Filters(channels=("display",), as_of=AS_OF)).empty
+        assert _weeks(leads_per_week(touch_con, Filters(since=date(2026, 3, 4), until=date(2026, 3, 9),
+                                                        as_of=AS_OF))) == [
+            ("2026-03-02", "email", 1, True), ("2026-03-09", "webinar", 1, False)]
+
+
+def test_leads_per_week_add_up_to_the_funnels_new_leads(week_con):
+    for filters in (Filters(as_of=AS_OF), Filters(since=date(2026, 3, 3), until=date(2026, 3, 10), as_of=AS_OF),
+                    Filters(channels=("webinar",), as_of=AS_OF)):
+        entrants = funnel(week_con, FunnelSpec(), filters)["count"].iloc[0]
+        assert leads_per_week(week_con, filters)["leads"].sum() == entrants
+
+
+@pytest.mark.parametrize("filters", [Filters(as_of=AS_OF), Filters(channels=("webinar",), as_of=AS_OF),
+                                     Filters(since=date(2026, 3, 3), until=date(2026, 3, 12), as_of=AS_OF),
+                                     Filters(channels=("(none)",), as_of=AS_OF), Filters(as_of=date(2026, 3, 4))])
+def test_leads_per_week_is_the_lead_events_count_where_the_lead_event_carries_the_first_touch(week_con, filters):
+    # Every lead of week_con has its channel on its lead event and nothing before it: the first touch,
+    # so the per-lead-event reading (analytics.summary.weekly_leads) gives the same table.
+    pd.testing.assert_frame_equal(leads_per_week(week_con, filters), weekly_leads(week_con, filters))

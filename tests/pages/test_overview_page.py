@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import functools
+import json
 import re
 
+import numpy as np
+import streamlit as st
+
+from analytics.filters import Filters
 from analytics.report import report_html
+from analytics.summary import headline_figures
 from analytics.warehouse import reader
 from analytics.weekly import week_summary
 
@@ -112,3 +120,44 @@ def test_presentation_mode_on_an_empty_warehouse_shows_the_welcome_screen(router
     app.run()
     assert not app.exception
     assert app.title[0].value == "Welcome: the warehouse is empty"
+
+
+def _values(encoded) -> np.ndarray:
+    """A Plotly JSON array: a list, or typed binary data ({"dtype": "i1", "bdata": base64})."""
+    if isinstance(encoded, dict):
+        return np.frombuffer(base64.b64decode(encoded["bdata"]), dtype=encoded["dtype"])
+    return np.asarray(encoded)
+
+
+def _counted(function, calls: list[str]):
+    """`function`, noting its name in `calls` each time it runs (its name stays the cache key)."""
+    @functools.wraps(function)
+    def counting(*args, **kwargs):
+        calls.append(function.__name__)
+        return function(*args, **kwargs)
+    return counting
+
+
+def test_a_week_or_filter_change_recomputes_only_the_parts_it_changes(page_app, demo_db, monkeypatch):
+    from pages import overview
+
+    calls: list[str] = []
+    for name in ("week_figures", "recent_cohorts", "experiment_verdicts", "leads_per_week"):
+        monkeypatch.setattr(overview, name, _counted(getattr(overview, name), calls))
+    st.cache_data.clear()
+    app = page_app("overview", demo_db).run()
+    assert sorted(calls) == ["experiment_verdicts", "leads_per_week", "recent_cohorts", "week_figures"]
+    calls.clear()
+    app.selectbox(key="week").select("2026-W40").run()  # cohorts and verdicts do not depend on the week
+    assert not app.exception and calls == ["week_figures"]
+    calls.clear()
+    app.multiselect(key="channel").select("webinar").run()  # the verdicts depend on no filter
+    assert not app.exception and sorted(calls) == ["leads_per_week", "recent_cohorts", "week_figures"]
+    with reader(demo_db) as con:
+        summary = week_summary(con, "2026-W40", channels=("webinar",))
+        entrants = headline_figures(con, Filters(channels=("webinar",))).leads
+    assert _tiles(app) == {k.key: "" if k.value is None else str(k.record()["value"]) for k in summary.kpis}
+    # The leads per week chart adds up to the selection's "New leads" tile (both: funnel entrants by first touch).
+    chart = json.loads(app.get("plotly_chart")[-1].proto.spec)
+    assert sum(int(_values(trace["y"]).sum()) for trace in chart["data"]) == entrants
+    assert app.metric[0].value == f"{entrants:,}"
