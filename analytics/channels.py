@@ -48,7 +48,7 @@ from analytics.funnel import (
     _event_units_query,
     _journey_units_query,
 )
-from analytics.time_to_convert import ConversionSpec, time_to_convert
+from analytics.time_to_convert import ConversionSpec, _outcome_times, _shares_in_window
 
 GroupBy = Literal["channel", "campaign"]
 
@@ -216,7 +216,7 @@ def _projected_won(con: duckdb.DuckDBPyConnection, table: pd.DataFrame, filters:
     """Won deals each group's leads are expected to bring once the open ones have converted or not:
     entrants x the Aalen-Johansen estimate of lead -> won (lost competing, open leads censored)."""
     spec = ConversionSpec("lead", "won", by="channel" if by == "channel" else "campaign_id")
-    expected = time_to_convert(con, spec, filters).set_index("group")
+    expected = _shares_in_window(_outcome_times(con, spec, filters))
     projected = (expected["entered"] * expected["p_convert_in_window"].fillna(0)).round(1)
     return table["group"].map(projected).fillna(0.0)
 

@@ -46,24 +46,30 @@ def cohorts(con: duckdb.DuckDBPyConnection, spec: ConversionSpec, filters: Filte
     if period not in _PERIOD_LENGTH:
         raise BadInput(f"period must be week or month, got '{period}'")
     rows = _cohort_times(con, replace(spec, by=None), filters, period)
-    rows["cohort"] = rows["cohort"].astype("category")  # grouped by several times below: factorized once
     if rows.empty:
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(COLUMNS, (object, "int64", "int64", "int64", float, bool, float))})
-    per_cohort = rows.groupby("cohort", observed=True).agg(last_index=("last_index", "first"), ended=("ended_periods", "first"))
-    lengths = per_cohort["last_index"].to_numpy(dtype=np.int64) + 1
-    table = pd.DataFrame({
-        "cohort": np.repeat(per_cohort.index.astype(str).to_numpy(), lengths),
-        "period_index": np.concatenate([np.arange(n, dtype=np.int64) for n in lengths]),
-    })
-    entered = _entered(rows)
-    converters = rows.dropna(subset="k").astype({"k": "int64"}).groupby(["cohort", "k"], observed=True)["converted"].sum()
-    at_index = converters.reindex(pd.MultiIndex.from_frame(table), fill_value=0).to_numpy()
-    table["entered"] = table["cohort"].map(entered).astype("int64")
-    table["converted"] = pd.Series(at_index, dtype="int64").groupby(table["cohort"]).cumsum()
-    table["converted_share"] = table["converted"] / table["entered"]
-    table["complete"] = table["period_index"] < table["cohort"].map(per_cohort["ended"])
-    table["projected_share"] = table["cohort"].map(_projected(rows)).astype(float)
-    return table[COLUMNS]
+    codes, names = pd.factorize(rows["cohort"], sort=True)  # every figure below per cohort code, in numpy
+    first_row = np.unique(codes, return_index=True)[1]
+    lengths = rows["last_index"].to_numpy(dtype=np.int64)[first_row] + 1
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])  # each cohort's first cell
+    cohort = np.repeat(np.arange(len(names)), lengths)
+    period_index = np.arange(lengths.sum(), dtype=np.int64) - starts[cohort]
+    entered = _entered(rows, codes)
+    k = rows["k"].to_numpy(dtype=float, na_value=np.nan)
+    counted = ~np.isnan(k)  # conversions: before the as-of instant, so within their cohort's cells
+    at_index = np.bincount(starts[codes[counted]] + k[counted].astype(np.int64),
+                           weights=rows["converted"].to_numpy(dtype=float)[counted], minlength=len(cohort))
+    running = np.cumsum(at_index.astype(np.int64))
+    converted = running - np.concatenate([[0], running])[starts][cohort]  # cumulative within each cohort
+    return pd.DataFrame({
+        "cohort": np.repeat(np.asarray(names, dtype=object), lengths),
+        "period_index": period_index,
+        "entered": entered[cohort],
+        "converted": converted,
+        "converted_share": converted / entered[cohort],
+        "complete": period_index < rows["ended_periods"].to_numpy(dtype=np.int64)[first_row][cohort],
+        "projected_share": _projected(rows, codes, entered)[cohort],
+    })[COLUMNS]
 
 
 def cohort_summary(table: pd.DataFrame) -> pd.DataFrame:
@@ -102,21 +108,21 @@ def _cohort_times(con: duckdb.DuckDBPyConnection, spec: ConversionSpec, filters:
     ).df()
 
 
-def _projected(rows: pd.DataFrame) -> dict[str, float]:
+def _projected(rows: pd.DataFrame, codes: np.ndarray, entered: np.ndarray) -> np.ndarray:
     """Each cohort's projected final share: converters plus open units' chances from the pooled curve,
-    from `_cohort_times` rows."""
+    from `_cohort_times` rows with their cohort codes, per code."""
     pooled = aalen_johansen(rows["days"], rows["converted"], rows["lost"], rows["censored"])
     at = np.searchsorted(pooled.days, rows["days"].to_numpy(dtype=float), side="right") - 1
     converted_by, open_at = pooled.converted[at], pooled.open[at]  # every row's time is one of the curve's
     with np.errstate(divide="ignore", invalid="ignore"):
         later = np.where(open_at > 0, (pooled.converted[-1] - converted_by) / open_at, 0.0)
-    expected = (rows["converted"] + rows["still_open"] * later).groupby(rows["cohort"], observed=True).sum()
-    return (expected / _entered(rows)).to_dict()
+    expected = (rows["converted"] + rows["still_open"] * later).groupby(codes).sum()
+    return expected.to_numpy() / entered
 
 
-def _entered(rows: pd.DataFrame) -> pd.Series:
-    """Entrants per cohort of `_cohort_times` rows."""
-    return (rows["converted"] + rows["lost"] + rows["censored"]).groupby(rows["cohort"], observed=True).sum()
+def _entered(rows: pd.DataFrame, codes: np.ndarray) -> np.ndarray:
+    """Entrants per cohort code of `_cohort_times` rows."""
+    return (rows["converted"] + rows["lost"] + rows["censored"]).groupby(codes).sum().to_numpy(dtype=np.int64)
 
 
 def _index_sql(period: Period, cohort_sql: str, time_sql: str) -> str:

@@ -357,16 +357,17 @@ def _estimates(curve: CumulativeIncidence) -> dict[str, float]:
 def _summary(rows: pd.DataFrame, overall: bool) -> pd.DataFrame:
     """`time_to_convert`'s table from `_outcome_times` rows; `overall`: one row "all" even without units."""
     table = []
-    for group, part in rows.groupby("group", sort=False):
-        days, converted = part["days"].to_numpy(dtype=float), part["converted"].to_numpy(dtype=float)
+    for group, part in _parts(rows):
+        days, converted = part["days"], part["converted"]
         curve = aalen_johansen(days, converted, part["lost"], part["censored"])
-        totals = part[COUNTS].sum()
+        totals = {name: int(part[name].sum()) for name in COUNTS}
         table.append({
             "group": group, "entered": int(curve.at_risk[0]), "converted": totals["converted"],
             "lost": totals["lost"], "open": totals["censored"], "expired": totals["expired"],
             "to_before_from": totals["to_before_from"],
             **{f"{name}_days": weighted_quantile(days, converted, q) for name, q in QUANTILES},
-            "mean_days": days @ converted / converted.sum() if converted.sum() else math.nan,
+            # not `days @ converted`: a BLAS call, which waits long for its threads beside DuckDB's
+            "mean_days": (days * converted).sum() / converted.sum() if converted.sum() else math.nan,
             **_estimates(curve),
         })
     if not table and overall:
@@ -375,10 +376,36 @@ def _summary(rows: pd.DataFrame, overall: bool) -> pd.DataFrame:
     return frame.sort_values(["entered", "group"], ascending=[False, True], ignore_index=True)
 
 
+def _shares_in_window(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per group of `_outcome_times` rows (the index): entered and p_convert_in_window as `_summary` gives
+    them, without the figures it also computes."""
+    parts = _parts(rows)
+    return pd.DataFrame({
+        "entered": np.array([part["converted"].sum() + part["lost"].sum() + part["censored"].sum() for _, part in parts],
+                            dtype=np.int64),
+        "p_convert_in_window": np.array([aalen_johansen(part["days"], part["converted"], part["lost"],
+                                                        part["censored"]).converted[-1] for _, part in parts], dtype=float),
+    }, index=pd.Index([group for group, _ in parts], dtype=object, name="group"))
+
+
+def _parts(rows: pd.DataFrame) -> list[tuple[object, dict[str, np.ndarray]]]:
+    """Each group of `_outcome_times` rows with its columns (days and `COUNTS`) as arrays, groups and rows
+    in the order `groupby(sort=False)` gives them, without pandas' cost per group: days and the counts
+    of outcomes as float (as the estimators take them), expired and to_before_from as int64."""
+    codes, names = pd.factorize(rows["group"])
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+    columns = {"days": rows["days"].to_numpy(dtype=float)[order]} | {
+        name: rows[name].to_numpy(dtype=float if name in ("converted", "lost", "censored") else np.int64)[order]
+        for name in COUNTS}
+    return [(names[g], {name: values[bounds[g]:bounds[g + 1]] for name, values in columns.items()})
+            for g in range(len(names))]
+
+
 def _curves(rows: pd.DataFrame) -> pd.DataFrame:
     """`conversion_curves`' table from `_outcome_times` rows."""
     frames = []
-    for group, part in rows.groupby("group", sort=False):
+    for group, part in _parts(rows):
         curve = aalen_johansen(part["days"], part["converted"], part["lost"], part["censored"])
         grid = np.arange(0, math.floor(curve.days[-1]) + 1, dtype=float)
         at = np.searchsorted(curve.days, grid, side="right") - 1

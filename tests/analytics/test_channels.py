@@ -18,6 +18,7 @@ from analytics.demo import generate
 from analytics.errors import BadInput
 from analytics.filters import Filters
 from analytics.funnel import FunnelSpec, funnel
+from analytics.time_to_convert import ConversionSpec, time_to_convert
 from analytics.warehouse import reader
 
 AS_OF = Filters(as_of=date(2026, 6, 30))
@@ -273,3 +274,18 @@ def test_projected_deals_with_a_won_a_loss_and_an_open_lead_at_the_same_instant(
     ads = row(channel_comparison(con, Filters(as_of=date(2026, 4, 1))), "ads")
     assert ads["leads"] == 6  # won counts the strict funnel (no MQL, no SQL here); the projection is lead -> won
     assert ads["projected_won"] == pytest.approx(4.5)
+
+
+@pytest.mark.parametrize("by", ["channel", "campaign"])
+@pytest.mark.parametrize("filters", [Filters(), Filters(since=date(2026, 1, 1), channels=("webinar", "display"),
+                                                        as_of=date(2026, 6, 30))])
+def test_projected_deals_are_entrants_times_time_to_convert_s_share_within_the_window(small_demo, by, filters):
+    # `channel_comparison` reads only the shares; they must be `time_to_convert`'s lead -> won figures.
+    spec = ConversionSpec("lead", "won", by="channel" if by == "channel" else "campaign_id")
+    with reader(small_demo) as con:
+        table = channel_comparison(con, filters, by).set_index("group")
+        expected = time_to_convert(con, spec, filters).set_index("group")
+    projected = (expected["entered"] * expected["p_convert_in_window"].fillna(0)).round(1)
+    assert table["projected_won"].gt(0).any()
+    pd.testing.assert_series_equal(table["projected_won"], projected.reindex(table.index, fill_value=0.0),
+                                   check_names=False, check_exact=True)

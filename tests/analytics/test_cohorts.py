@@ -147,3 +147,18 @@ def test_cells_from_one_pass_equal_the_cells_counted_unit_by_unit(shared_con, ro
     table = cohorts(shared_con, spec, filters, period)
     assert cells(table) == cells_by_hand(shared_con, spec, filters, period)
     assert table["projected_share"].between(table["converted_share"] - 1e-12, 1 + 1e-12).all()
+
+
+def test_each_cohort_counts_its_own_conversions_from_zero_whatever_the_order_of_entry(con, add_events):
+    # Weeks of Jan 1, 8 and 15 2024 (Mondays), entered in scrambled order; the middle cohort never converts.
+    # As of Thu Jan 18: weeks ending Jan 8 and 15 are complete, the week of Jan 15 is not.
+    add_events(("L3", "mql", datetime(2024, 1, 16)), ("L3", "sql", datetime(2024, 1, 17)),
+               ("L1", "mql", datetime(2024, 1, 2)), ("L1", "sql", datetime(2024, 1, 10)),
+               ("L2", "mql", datetime(2024, 1, 9)))
+    table = cohorts(con, MQL_SQL, Filters(as_of=date(2024, 1, 18)), "week")
+    assert cells(table) == {
+        ("2024-01-01", 0): (1, 0, True), ("2024-01-01", 1): (1, 1, True), ("2024-01-01", 2): (1, 1, False),
+        ("2024-01-08", 0): (1, 0, True), ("2024-01-08", 1): (1, 0, False),
+        ("2024-01-15", 0): (1, 1, False),
+    }
+    assert table.dtypes.astype(str).tolist() == ["object", "int64", "int64", "int64", "float64", "bool", "float64"]

@@ -27,6 +27,9 @@ from analytics.time_to_convert import (
     ConversionSpec,
     _outcome_times,
     _outcomes_query,
+    _parts,
+    _shares_in_window,
+    _summary,
     aalen_johansen,
     compare_groups,
     conversion_curves,
@@ -38,6 +41,7 @@ from analytics.time_to_convert import (
     time_to_convert,
     weighted_quantile,
 )
+from analytics.warehouse import reader
 from tests.analytics.conftest import insert_events
 
 LATER = Filters(as_of=date(2030, 1, 1))  # sees every event of these logs
@@ -539,3 +543,33 @@ def test_histogram_bins_widen_with_the_longest_time_to_convert(con, add_events):
     add_events(("L3", "mql", day(0)), ("L3", "sql", day(400)))
     assert conversion_histogram(con, spec, LATER).values.tolist() == [["all", 0, 30, 1], ["all", 30, 60, 1],
                                                                       ["all", 390, 420, 1]]
+
+
+def test_parts_split_rows_by_group_in_the_order_groupby_gives_even_when_groups_interleave():
+    rows = pd.DataFrame({"group": ["b", "a", "b", "c", "a"], "days": [1.0, 2.0, 3.5, 0.0, 4.0],
+                         "converted": [1, 0, 2, 0, 1], "lost": [0, 1, 0, 0, 0], "censored": [0, 0, 1, 3, 0],
+                         "expired": [0, 0, 1, 2, 0], "to_before_from": [1, 0, 0, 0, 0]})
+    parts = _parts(rows)
+    assert [group for group, _ in parts] == ["b", "a", "c"]
+    for (group, part), (name, frame) in zip(parts, rows.groupby("group", sort=False), strict=True):
+        assert group == name
+        for column, values in part.items():
+            np.testing.assert_array_equal(values, frame[column].to_numpy(dtype=values.dtype))
+    assert part["expired"].dtype == np.int64 and part["converted"].dtype == float
+    assert _parts(rows.iloc[:0]) == []
+
+
+@pytest.mark.parametrize("by", [None, "channel"])
+def test_shares_in_window_are_the_summary_s_entered_and_p_convert(small_demo, by):
+    # The light path `channels` takes for projected deals against `time_to_convert`'s full table.
+    spec = ConversionSpec("lead", "won", by=by)
+    with reader(small_demo) as con:
+        for filters in (Filters(), Filters(since=date(2026, 1, 1), channels=("webinar", "display"), as_of=date(2026, 6, 30))):
+            rows = _outcome_times(con, spec, filters)
+            full = _summary(rows, overall=False).set_index("group")
+            light = _shares_in_window(rows)
+            assert len(light) == len(full) > 0
+            pd.testing.assert_series_equal(light["entered"], full["entered"].loc[light.index], check_names=False)
+            pd.testing.assert_series_equal(light["p_convert_in_window"], full["p_convert_in_window"].loc[light.index],
+                                           check_names=False, check_exact=True)
+    assert _shares_in_window(rows.iloc[:0]).empty
