@@ -11,10 +11,6 @@ WITH units AS (
         AND empty("mql_times")
         AND empty("sql_times")
         AND empty("won_times") AS Nullable(Bool)) AS simple,
-        COALESCE(
-          COALESCE(CASE WHEN channel_at < {as_of:DateTime64(6)} THEN "channel" END, "lead_channel"),
-          {none:String}
-        ) AS a0,
         *
         EXCEPT (lead_id)
       FROM journeys
@@ -25,7 +21,6 @@ WITH units AS (
       )
       AND entered_at >= {start:DateTime64(6)}
       AND entered_at < {end:DateTime64(6)}
-      AND has({channels:Array(String)}, a0)
   ), p1 AS (
     SELECT
       *,
@@ -176,18 +171,10 @@ WITH units AS (
       FALSE
     ) AS Nullable(Bool)) AS open,
     *
-    EXCEPT (unit_id, entered_at, reached, simple, a0, r1, r2, r3, r4)
+    EXCEPT (unit_id, entered_at, reached, simple, r1, r2, r3, r4)
   FROM judged
 ), per_reached AS (
   SELECT
-    formatDateTime(toDateTime64(dateTrunc({period:String}, entered_at), 6), '%Y-%m-%d') AS period,
-    CAST((
-      (
-        (
-          toDateTime64(dateTrunc({period:String}, entered_at), 6) + toIntervalMonth({period_months:Int64}) + toIntervalSecond({period_seconds:Int64})
-        ) + toIntervalMonth({w3_months:Int64}) + toIntervalSecond({w3_seconds:Int64})
-      ) + toIntervalMonth({w4_months:Int64}) + toIntervalSecond({w4_seconds:Int64})
-    ) <= {as_of:DateTime64(6)} AS Nullable(Bool)) AS finished,
     grp AS grp,
     reached,
     toInt64(COUNT(*)) AS n,
@@ -197,8 +184,6 @@ WITH units AS (
   GROUP BY ALL
 )
 SELECT
-  period,
-  finished,
   grp,
   step,
   COALESCE(SUM(n) FILTER(WHERE
@@ -213,7 +198,5 @@ FROM per_reached, (
     arrayJoin(range(1, {n_steps:Int64} + 1)) AS step
 ) AS steps
 GROUP BY
-  period,
-  finished,
   grp,
   step

@@ -175,6 +175,14 @@ WITH units AS (
   FROM judged
 ), per_reached AS (
   SELECT
+    formatDateTime(toDateTime64(dateTrunc({period:String}, entered_at), 6), '%Y-%m-%d') AS period,
+    CAST((
+      (
+        (
+          toDateTime64(dateTrunc({period:String}, entered_at), 6) + toIntervalMonth({period_months:Int64}) + toIntervalSecond({period_seconds:Int64})
+        ) + toIntervalMonth({w3_months:Int64}) + toIntervalSecond({w3_seconds:Int64})
+      ) + toIntervalMonth({w4_months:Int64}) + toIntervalSecond({w4_seconds:Int64})
+    ) <= {as_of:DateTime64(6)} AS Nullable(Bool)) AS finished,
     grp AS grp,
     reached,
     toInt64(COUNT(*)) AS n,
@@ -184,6 +192,8 @@ WITH units AS (
   GROUP BY ALL
 )
 SELECT
+  period,
+  finished,
   grp,
   step,
   COALESCE(SUM(n) FILTER(WHERE
@@ -198,5 +208,7 @@ FROM per_reached, (
     arrayJoin(range(1, {n_steps:Int64} + 1)) AS step
 ) AS steps
 GROUP BY
+  period,
+  finished,
   grp,
   step
