@@ -234,9 +234,11 @@ def _signals_sql(rules: Rules, signals: list[str], at_as_of: bool = False, chose
     (the moments are every entrant) the events and leads are read without looking each lead up in them.
     """
     moment = "$as_of" if at_as_of else "m.scored_at"
-    weight = (f"pow(0.5, (epoch({moment}) - epoch(e.occurred_at)) / 86400.0 / $half_life)"
-              if rules.half_life_days > 0 else "1.0")
-    sums = [f"sum({weight}) FILTER (WHERE e.stage = $signal{j})" for j in range(len(signals))]
+    weight = f"pow(0.5, (epoch({moment}) - epoch(e.occurred_at)) / 86400.0 / $half_life)"
+    # without decay each touch weighs 1: a count, as a double like the decayed sums (a plain count is much
+    # cheaper than summing the constant)
+    sums = [f"sum({weight}) FILTER (WHERE e.stage = $signal{j})" if rules.half_life_days > 0
+            else f"CAST(count(e.stage) FILTER (WHERE e.stage = $signal{j}) AS DOUBLE)" for j in range(len(signals))]
     touched = ("count(e.stage) FILTER (WHERE list_contains($ruled, e.stage)) AS touches, "
                "max(e.occurred_at) FILTER (WHERE list_contains($ruled, e.stage)) AS last_touch_at")
     pick = "AND e.lead_id IN (SELECT lead_id FROM moments)" if chosen else ""
@@ -312,9 +314,11 @@ def _stages_sql(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple[str, 
         GROUP BY ALL""", params
 
 
-def _scores_sql(con: duckdb.DuckDBPyConnection, rules: Rules, filters: Filters, ready_only: bool) -> tuple[str, dict]:
+def _scores_sql(con: duckdb.DuckDBPyConnection, rules: Rules, filters: Filters, ready_only: bool,
+                ordered: bool = True) -> tuple[str, dict]:
     """The query of `scores` (`SCORE_COLUMNS`, highest score first) and its parameters; with `ready_only`,
-    only the sales-ready leads not yet SQL, won or lost, chosen in SQL so only they come back."""
+    only the sales-ready leads not yet SQL, won or lost, chosen in SQL so only they come back. Without
+    `ordered`, the rows come in no particular order (for a caller that sorts only the ones it keeps)."""
     entrants, params = _stages_sql(con, filters)
     signals, signal_params = _signals_sql(rules, [name for name, _ in rules.touches], at_as_of=True,
                                           chosen=chooses_leads(filters))
@@ -328,7 +332,7 @@ def _scores_sql(con: duckdb.DuckDBPyConnection, rules: Rules, filters: Filters, 
                s.touch_points
         FROM signals s JOIN entrants st USING (lead_id)
         {ready if ready_only else ''}
-        ORDER BY s.score DESC, s.lead_id
+        {'ORDER BY s.score DESC, s.lead_id' if ordered else ''}
         """
     return sql, params | signal_params | {"warm": rules.warm, "hot": rules.hot, "sales_ready": rules.sales_ready}
 
@@ -359,8 +363,9 @@ class SalesReady(NamedTuple):
 
 def sales_ready_top(con: duckdb.DuckDBPyConnection, rules: Rules, filters: Filters, limit: int) -> SalesReady:
     """The first `limit` rows of `sales_ready_list` and how many it has: what a page lists without
-    holding (and sending) every row; one query, the count taken before the limit."""
-    sql, params = _scores_sql(con, rules, filters, ready_only=True)
+    holding (and sending) every row; one query, the count taken before the limit, and only the rows kept
+    are sorted."""
+    sql, params = _scores_sql(con, rules, filters, ready_only=True, ordered=False)
     top = con.execute(f"SELECT *, count(*) OVER () AS total FROM ({sql}) ORDER BY score DESC, lead_id LIMIT $limit",
                       params | {"limit": limit}).df()
     return SalesReady(int(top["total"].iloc[0]) if len(top) else 0, top[SCORE_COLUMNS])

@@ -43,6 +43,7 @@ Choices:
 from __future__ import annotations
 
 from statistics import NormalDist
+from typing import NamedTuple
 
 import duckdb
 import numpy as np
@@ -130,28 +131,29 @@ def _stage_times_sql(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple[
 def _base_ctes(con: duckdb.DuckDBPyConnection, filters: Filters, sequence: str) -> tuple[str, dict]:
     """CTEs `stage_times` (the entrants with their stage times: `_stage_times_sql`), `enrolled` (the entrants
     the sequence sent a message: their stage times, `sent_times` (their messages' times in order),
-    `open_times`, `click_times` and `unsubscribe_times`) and `sends` (one row per message: lead_id, step,
-    sent_at, next_sent_at, enrolled_at, the lead's entered_at and stage times, and whether it was opened and
-    clicked) of one sequence.
+    `open_times`, `click_times` and `unsubscribe_times` (unordered)) and `sends` (one row per message: lead_id,
+    step, sent_at, next_sent_at, enrolled_at, the lead's entered_at and stage times, and whether it was opened
+    and clicked) of one sequence.
 
     The sequence's events are grouped per lead once: a message's step is its place in the lead's list, its
     responses are the lead's times between it and the next message (`_responded`), so the messages are
-    neither sorted as a whole nor joined to their responses. The join with `stage_times` keeps the entrants'
-    lists; when the filters choose some leads, their events are also picked before grouping (`chooses_leads`).
+    neither sorted as a whole nor joined to their responses; only the messages' list is sorted, the responses
+    are only looked for. The join with `stage_times` keeps the entrants' lists; when the filters choose some
+    leads, their events are also picked before grouping (`chooses_leads`).
     """
     stage_times, params = _stage_times_sql(con, filters)
     chosen = "AND lead_id IN (SELECT lead_id FROM stage_times)" if chooses_leads(filters) else ""
-    lists = ", ".join(f"list_sort(list(occurred_at) FILTER (WHERE stage = ${kind})) AS {name}_times"
-                      for kind, name in (("sent", "sent"), ("opened", "open"), ("clicked", "click"),
-                                         ("unsubscribed", "unsubscribe")))
+    responses = ", ".join(f"list(occurred_at) FILTER (WHERE stage = ${kind}) AS {name}_times"
+                          for kind, name in (("opened", "open"), ("clicked", "click"), ("unsubscribed", "unsubscribe")))
     sql = f"""
         stage_times AS ({stage_times}),
         activity AS (
-            SELECT lead_id, {lists} FROM events
+            SELECT lead_id, list_sort(list(occurred_at) FILTER (WHERE stage = $sent)) AS sent_times, {responses}
+            FROM events
             WHERE campaign_id = $sequence AND occurred_at < $as_of
               AND stage IN ($sent, $opened, $clicked, $unsubscribed) {chosen}
-            GROUP BY lead_id),
-        enrolled AS (SELECT * FROM stage_times JOIN activity USING (lead_id) WHERE len(sent_times) > 0),
+            GROUP BY lead_id HAVING count(*) FILTER (WHERE stage = $sent) > 0),
+        enrolled AS (SELECT * FROM stage_times JOIN activity USING (lead_id)),
         sends AS (
             SELECT lead_id, step, sent_at, next_sent_at, sent_times[1] AS enrolled_at, entered_at,
                    {', '.join(f't_{stage}' for stage in _LATER_STAGES)},
@@ -190,20 +192,22 @@ def list_sequences(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataF
     ).df()
 
 
-def sequence_steps(con: duckdb.DuckDBPyConnection, filters: Filters, sequence: str, days: int = 3) -> pd.DataFrame:
-    """Per step of `sequence`: reach, response, and whether it moves leads (module docstring).
+def _per_step_cte(gaps: bool) -> str:
+    """CTE `per_step` over `sends`: per step its median day since enrolment, messages sent, opened and clicked;
+    with `gaps`, also the median time to the next message in seconds (`gap`, for `sequence_exits`)."""
+    gap = ", median(epoch(next_sent_at) - epoch(sent_at)) AS gap" if gaps else ""
+    return f"""
+        per_step AS (
+            SELECT step, median(epoch(sent_at) - epoch(enrolled_at)) / 86400 AS day, count(*) AS sent,
+                   count(*) FILTER (WHERE opened) AS opened, count(*) FILTER (WHERE clicked) AS clicked{gap}
+            FROM sends GROUP BY step)"""
 
-    Columns (`STEP_COLUMNS`): step, day (median days since enrolment), sent, opened, clicked, open_rate,
-    click_rate; followed (recipients open at the send whose `days` have passed), advanced, advance_rate
-    with its 95% Wilson interval; expected_rate (leads of the same age and stage not sent the step yet),
-    difference (advance_rate - expected_rate) with a 95% interval, comparisons (lead-ages compared) and
-    not_compared (followed recipients in an age and stage with no comparison lead, left out of both rates).
-    """
-    base, params = _base_ctes(con, filters, sequence)
+
+def _comparison_ctes() -> str:
+    """CTEs `cells` (followed recipients per step, stage and age: n, adv) and `controls` (the comparison leads
+    per stage and age: control_n, control_adv) of `sequence_steps`, over `_base_ctes` with parameter `$days`."""
     daily = _DAILY_AGES
-    rows = con.execute(
-        f"""
-        WITH {base},
+    return f"""
         exposed AS (
             SELECT step, age_days, {_stage_at('sent_at')} AS stage_idx,
                    {_stage_at('sent_at + to_days($days)')} > {_stage_at('sent_at')} AS advanced,
@@ -218,7 +222,7 @@ def sequence_steps(con: duckdb.DuckDBPyConnection, filters: Filters, sequence: s
             FROM exposed GROUP BY ALL),
         ages AS (  -- each age's landmark: the recipients' mean exact age, in microseconds since entry
             SELECT age, CAST(round(sum(age_days) / sum(n) * 86400) AS BIGINT) * 1000000 AS u FROM cells GROUP BY age),
-        enrolments AS (SELECT lead_id, sent_at AS enrolled_at FROM sends WHERE step = 1),
+        enrolments AS (SELECT lead_id, sent_times[1] AS enrolled_at FROM enrolled),
         offsets AS (  -- per entrant, microseconds from its entry to each stage, to the end of its comparison
             -- (closed or enrolled: it compares before then) and to the last landmark its days have passed after
             SELECT epoch_us(t_mql) - e AS m, epoch_us(t_sql) - e AS s, epoch_us(t_won) - e AS w,
@@ -245,18 +249,62 @@ def sequence_steps(con: duckdb.DuckDBPyConnection, filters: Filters, sequence: s
                         FROM (SELECT until AS pos, 0 AS landmark, NULL AS age FROM spans WHERE still
                               UNION ALL SELECT u, 1, age FROM ages))
                   WHERE landmark = 1)
-            GROUP BY ALL),
-        reach AS (
-            SELECT step, median(epoch(sent_at) - epoch(enrolled_at)) / 86400 AS day, count(*) AS sent,
-                   count(*) FILTER (WHERE opened) AS opened, count(*) FILTER (WHERE clicked) AS clicked
-            FROM sends GROUP BY step)
-        SELECT r.*, c.n, c.adv, coalesce(k.control_n, 0) AS control_n, coalesce(k.control_adv, 0) AS control_adv
-        FROM reach r LEFT JOIN cells c USING (step) LEFT JOIN controls k USING (stage_idx, age)
-        ORDER BY r.step
-        """,
-        params | {"days": days},
-    ).df()
-    # One query, so the sequence's messages and responses are read once: reach repeats on each cell's row.
+            GROUP BY ALL)"""
+
+
+_STEP_ROWS = """
+        SELECT r.step, r.day, r.sent, r.opened, r.clicked, c.n, c.adv, coalesce(k.control_n, 0) AS control_n,
+               coalesce(k.control_adv, 0) AS control_adv
+        FROM per_step r LEFT JOIN cells c USING (step) LEFT JOIN controls k USING (stage_idx, age)"""
+
+
+def _exit_ctes() -> str:
+    """CTE `exits` of `sequence_exits` (step, day, reason, o: the reason's place in `EXIT_REASONS`, leads,
+    share) over `_base_ctes` and `per_step` with gaps, with parameter `$reasons`."""
+    return f"""
+        last_sends AS (  -- its first unsubscribe after any of its messages: the first at or after its first
+            SELECT *, len(sent_times) AS last_step, list_max(sent_times) AS last_sent,
+                   list_min(list_filter(unsubscribe_times, lambda x: x >= sent_times[1])) AS unsubscribed_at
+            FROM enrolled),
+        final AS (SELECT max(step) AS final_step FROM per_step),
+        timed AS (
+            SELECT l.*, l.last_sent + to_seconds(CAST(1.5 * g.gap AS BIGINT)) AS due, f.final_step
+            FROM last_sends l JOIN per_step g ON g.step = l.last_step, final f),
+        classified AS (
+            SELECT last_step,
+                   CASE WHEN last_step = final_step THEN 'finished'
+                        WHEN due > $as_of THEN 'active'
+                        WHEN unsubscribed_at BETWEEN last_sent AND due THEN 'unsubscribed'
+                        WHEN {_stage_at('due')} > {_stage_at('last_sent')} THEN 'advanced'
+                        WHEN t_lost BETWEEN last_sent AND due THEN 'lost'
+                        ELSE 'stopped' END AS reason
+            FROM timed),
+        counts AS (SELECT last_step AS step, reason, count(*) AS leads FROM classified GROUP BY ALL),
+        exits AS (
+            SELECT g.step, g.day, r.reason, r.o, coalesce(c.leads, 0) AS leads,
+                   coalesce(c.leads, 0) / (SELECT count(*) FROM classified) AS share
+            FROM per_step g CROSS JOIN (SELECT unnest($reasons) AS reason, generate_subscripts($reasons, 1) AS o) r
+            LEFT JOIN counts c ON c.step = g.step AND c.reason = r.reason)"""
+
+
+def sequence_steps(con: duckdb.DuckDBPyConnection, filters: Filters, sequence: str, days: int = 3) -> pd.DataFrame:
+    """Per step of `sequence`: reach, response, and whether it moves leads (module docstring).
+
+    Columns (`STEP_COLUMNS`): step, day (median days since enrolment), sent, opened, clicked, open_rate,
+    click_rate; followed (recipients open at the send whose `days` have passed), advanced, advance_rate
+    with its 95% Wilson interval; expected_rate (leads of the same age and stage not sent the step yet),
+    difference (advance_rate - expected_rate) with a 95% interval, comparisons (lead-ages compared) and
+    not_compared (followed recipients in an age and stage with no comparison lead, left out of both rates).
+    """
+    base, params = _base_ctes(con, filters, sequence)
+    rows = con.execute(f"WITH {base}, {_per_step_cte(False)}, {_comparison_ctes()} {_STEP_ROWS} ORDER BY r.step",
+                       params | {"days": days}).df()
+    return _steps_table(rows)
+
+
+def _steps_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """`sequence_steps`' table from `_STEP_ROWS` in step order (reach repeats on each cell's row: one query
+    reads the sequence's messages and responses once)."""
     reach = rows[["step", "day", "sent", "opened", "clicked"]].drop_duplicates("step", ignore_index=True)
     return _with_comparison(reach, rows.loc[rows["n"].notna(), ["step", "n", "adv", "control_n", "control_adv"]])
 
@@ -300,39 +348,38 @@ def sequence_exits(con: duckdb.DuckDBPyConnection, filters: Filters, sequence: s
     enrolled leads).
     """
     base, params = _base_ctes(con, filters, sequence)
-    return con.execute(
+    return con.execute(f"WITH {base}, {_per_step_cte(True)}, {_exit_ctes()} "
+                       "SELECT step, day, reason, leads, share FROM exits ORDER BY step, o",
+                       params | {"reasons": list(EXIT_REASONS)}).df()
+
+
+class SequenceReport(NamedTuple):
+    """`sequence_steps` and `sequence_exits` of one sequence."""
+
+    steps: pd.DataFrame
+    exits: pd.DataFrame
+
+
+def sequence_report(con: duckdb.DuckDBPyConnection, filters: Filters, sequence: str, days: int = 3) -> SequenceReport:
+    """`sequence_steps` and `sequence_exits` in one query, which reads and groups the sequence's events once
+    for both (what the page shows together): the steps' rows, then the exits' rows, told apart by `part`."""
+    base, params = _base_ctes(con, filters, sequence)
+    rows = con.execute(
         f"""
-        WITH {base},
-        last_sends AS (  -- its first unsubscribe after any of its messages: the first at or after its first
-            SELECT *, len(sent_times) AS last_step, list_max(sent_times) AS last_sent,
-                   list_filter(unsubscribe_times, lambda x: x >= sent_times[1])[1] AS unsubscribed_at
-            FROM enrolled),
-        gaps AS (
-            SELECT step, median(epoch(next_sent_at) - epoch(sent_at)) AS gap,
-                   median(epoch(sent_at) - epoch(enrolled_at)) / 86400 AS day
-            FROM sends GROUP BY step),
-        final AS (SELECT max(step) AS final_step FROM gaps),
-        timed AS (
-            SELECT l.*, l.last_sent + to_seconds(CAST(1.5 * g.gap AS BIGINT)) AS due, f.final_step
-            FROM last_sends l JOIN gaps g ON g.step = l.last_step, final f),
-        classified AS (
-            SELECT last_step,
-                   CASE WHEN last_step = final_step THEN 'finished'
-                        WHEN due > $as_of THEN 'active'
-                        WHEN unsubscribed_at BETWEEN last_sent AND due THEN 'unsubscribed'
-                        WHEN {_stage_at('due')} > {_stage_at('last_sent')} THEN 'advanced'
-                        WHEN t_lost BETWEEN last_sent AND due THEN 'lost'
-                        ELSE 'stopped' END AS reason
-            FROM timed),
-        counts AS (SELECT last_step AS step, reason, count(*) AS leads FROM classified GROUP BY ALL)
-        SELECT g.step, g.day, r.reason, coalesce(c.leads, 0) AS leads,
-               coalesce(c.leads, 0) / (SELECT count(*) FROM classified) AS share
-        FROM gaps g CROSS JOIN (SELECT unnest($reasons) AS reason, generate_subscripts($reasons, 1) AS o) r
-        LEFT JOIN counts c ON c.step = g.step AND c.reason = r.reason
-        ORDER BY g.step, r.o
+        WITH {base}, {_per_step_cte(True)}, {_comparison_ctes()}, {_exit_ctes()}
+        SELECT 1 AS part, step, day, sent, opened, clicked, n, adv, control_n, control_adv, NULL AS reason,
+               NULL AS o, NULL AS leads, NULL AS share
+        FROM ({_STEP_ROWS})
+        UNION ALL
+        SELECT 2, step, day, NULL, NULL, NULL, NULL, NULL, NULL, NULL, reason, o, leads, share FROM exits
+        ORDER BY part, step, o
         """,
-        params | {"reasons": list(EXIT_REASONS)},
+        params | {"days": days, "reasons": list(EXIT_REASONS)},
     ).df()
+    counts = {c: "int64" for c in ("step", "sent", "opened", "clicked", "control_n", "control_adv")}
+    steps = _steps_table(rows.loc[rows["part"] == 1].astype(counts).reset_index(drop=True))
+    exits = rows.loc[rows["part"] == 2, ["step", "day", "reason", "leads", "share"]].reset_index(drop=True)
+    return SequenceReport(steps, exits.astype({"step": "int64", "leads": "int64", "share": "float64"}))
 
 
 def messages_before_sql(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:

@@ -4,8 +4,7 @@ messages and touches leads had before SQL."""
 import streamlit as st
 
 from analytics import charts
-from analytics.sequences import (exit_summary, list_sequences, messages_before_sql, sequence_exits, sequence_steps,
-                                 step_verdict)
+from analytics.sequences import exit_summary, list_sequences, messages_before_sql, sequence_report, step_verdict
 from dashboard import drawn, run_query, shared_filters
 from pages import reroute
 
@@ -45,9 +44,8 @@ def _steps(table, days: int) -> None:
                                                                    "have passed."), **percent, **points})
 
 
-def _exits(filters, sequence: str) -> None:
+def _exits(exits) -> None:
     st.subheader("Where leads leave the sequence")
-    exits = run_query(sequence_exits, filters, sequence)
     st.markdown(exit_summary(exits))
     st.plotly_chart(drawn(charts.sequence_exits, exits), width="stretch", theme=None)
     st.caption("Each enrolled lead at the last step it got. Why it got no more: it moved on a stage, unsubscribed or "
@@ -98,9 +96,9 @@ def render() -> None:
     row = sequences.set_index("sequence").loc[sequence]
     columns[2].markdown(f"**{row['leads']:,} leads** sent **{row['messages']:,} messages**, "
                         f"{row['first_sent_at']:%d %b %Y} to {row['last_sent_at']:%d %b %Y}.")
-    table = run_query(sequence_steps, filters, sequence, days)
-    _steps(table, days)
-    _exits(filters, sequence)
+    report = run_query(sequence_report, filters, sequence, days)  # steps and exits from one pass over the events
+    _steps(report.steps, days)
+    _exits(report.exits)
     _before_sql(filters)
 
 

@@ -245,26 +245,56 @@ WITH timed AS (
   SELECT
     m.lead_id AS lead_id,
     m.scored_at AS scored_at,
-    COALESCE(SUM(1.0) FILTER(WHERE
-      e.stage = {signal0:String}), 0) AS s0,
-    COALESCE(SUM(1.0) FILTER(WHERE
-      e.stage = {signal1:String}), 0) AS s1,
-    COALESCE(SUM(1.0) FILTER(WHERE
-      e.stage = {signal2:String}), 0) AS s2,
-    COALESCE(SUM(1.0) FILTER(WHERE
-      e.stage = {signal3:String}), 0) AS s3,
-    COALESCE(SUM(1.0) FILTER(WHERE
-      e.stage = {signal4:String}), 0) AS s4,
-    COALESCE(SUM(1.0) FILTER(WHERE
-      e.stage = {signal5:String}), 0) AS s5,
-    COALESCE(SUM(1.0) FILTER(WHERE
-      e.stage = {signal6:String}), 0) AS s6,
-    COALESCE(SUM(1.0) FILTER(WHERE
-      e.stage = {signal7:String}), 0) AS s7,
-    COALESCE(SUM(1.0) FILTER(WHERE
-      e.stage = {signal8:String}), 0) AS s8,
-    COALESCE(SUM(1.0) FILTER(WHERE
-      e.stage = {signal9:String}), 0) AS s9,
+    COALESCE(
+      CAST(toInt64(COUNT(e.stage) FILTER(WHERE
+        e.stage = {signal0:String})) AS Nullable(Float64)),
+      0
+    ) AS s0,
+    COALESCE(
+      CAST(toInt64(COUNT(e.stage) FILTER(WHERE
+        e.stage = {signal1:String})) AS Nullable(Float64)),
+      0
+    ) AS s1,
+    COALESCE(
+      CAST(toInt64(COUNT(e.stage) FILTER(WHERE
+        e.stage = {signal2:String})) AS Nullable(Float64)),
+      0
+    ) AS s2,
+    COALESCE(
+      CAST(toInt64(COUNT(e.stage) FILTER(WHERE
+        e.stage = {signal3:String})) AS Nullable(Float64)),
+      0
+    ) AS s3,
+    COALESCE(
+      CAST(toInt64(COUNT(e.stage) FILTER(WHERE
+        e.stage = {signal4:String})) AS Nullable(Float64)),
+      0
+    ) AS s4,
+    COALESCE(
+      CAST(toInt64(COUNT(e.stage) FILTER(WHERE
+        e.stage = {signal5:String})) AS Nullable(Float64)),
+      0
+    ) AS s5,
+    COALESCE(
+      CAST(toInt64(COUNT(e.stage) FILTER(WHERE
+        e.stage = {signal6:String})) AS Nullable(Float64)),
+      0
+    ) AS s6,
+    COALESCE(
+      CAST(toInt64(COUNT(e.stage) FILTER(WHERE
+        e.stage = {signal7:String})) AS Nullable(Float64)),
+      0
+    ) AS s7,
+    COALESCE(
+      CAST(toInt64(COUNT(e.stage) FILTER(WHERE
+        e.stage = {signal8:String})) AS Nullable(Float64)),
+      0
+    ) AS s8,
+    COALESCE(
+      CAST(toInt64(COUNT(e.stage) FILTER(WHERE
+        e.stage = {signal9:String})) AS Nullable(Float64)),
+      0
+    ) AS s9,
     toInt64(COUNT(e.stage) FILTER(WHERE
       has({ruled:Array(String)}, e.stage))) AS touches,
     MAX(e.occurred_at) FILTER(WHERE

@@ -293,18 +293,18 @@ WITH entrants AS (
   LEFT JOIN (
     SELECT
       e.lead_id AS lead_id,
-      SUM(1.0) FILTER(WHERE
-        e.stage = {signal0:String}) AS s0,
-      SUM(1.0) FILTER(WHERE
-        e.stage = {signal1:String}) AS s1,
-      SUM(1.0) FILTER(WHERE
-        e.stage = {signal2:String}) AS s2,
-      SUM(1.0) FILTER(WHERE
-        e.stage = {signal3:String}) AS s3,
-      SUM(1.0) FILTER(WHERE
-        e.stage = {signal4:String}) AS s4,
-      SUM(1.0) FILTER(WHERE
-        e.stage = {signal5:String}) AS s5,
+      CAST(toInt64(COUNT(e.stage) FILTER(WHERE
+        e.stage = {signal0:String})) AS Nullable(Float64)) AS s0,
+      CAST(toInt64(COUNT(e.stage) FILTER(WHERE
+        e.stage = {signal1:String})) AS Nullable(Float64)) AS s1,
+      CAST(toInt64(COUNT(e.stage) FILTER(WHERE
+        e.stage = {signal2:String})) AS Nullable(Float64)) AS s2,
+      CAST(toInt64(COUNT(e.stage) FILTER(WHERE
+        e.stage = {signal3:String})) AS Nullable(Float64)) AS s3,
+      CAST(toInt64(COUNT(e.stage) FILTER(WHERE
+        e.stage = {signal4:String})) AS Nullable(Float64)) AS s4,
+      CAST(toInt64(COUNT(e.stage) FILTER(WHERE
+        e.stage = {signal5:String})) AS Nullable(Float64)) AS s5,
       toInt64(COUNT(e.stage) FILTER(WHERE
         has({ruled:Array(String)}, e.stage))) AS touches,
       MAX(e.occurred_at) FILTER(WHERE

@@ -229,12 +229,12 @@ WITH stage_times AS (
     lead_id,
     arraySort(groupArray(occurred_at) FILTER(WHERE
       stage = {sent:String})) AS sent_times,
-    arraySort(groupArray(occurred_at) FILTER(WHERE
-      stage = {opened:String})) AS open_times,
-    arraySort(groupArray(occurred_at) FILTER(WHERE
-      stage = {clicked:String})) AS click_times,
-    arraySort(groupArray(occurred_at) FILTER(WHERE
-      stage = {unsubscribed:String})) AS unsubscribe_times
+    groupArray(occurred_at) FILTER(WHERE
+      stage = {opened:String}) AS open_times,
+    groupArray(occurred_at) FILTER(WHERE
+      stage = {clicked:String}) AS click_times,
+    groupArray(occurred_at) FILTER(WHERE
+      stage = {unsubscribed:String}) AS unsubscribe_times
   FROM events
   WHERE
     campaign_id = {sequence:String}
@@ -242,14 +242,15 @@ WITH stage_times AS (
     AND stage IN ({sent:String}, {opened:String}, {clicked:String}, {unsubscribed:String})
   GROUP BY
     lead_id
+  HAVING
+    toInt64(COUNT(*) FILTER(WHERE
+      stage = {sent:String})) > 0
 ), enrolled AS (
   SELECT
     *
   FROM stage_times
   JOIN activity
     USING (lead_id)
-  WHERE
-    toInt64(length(sent_times)) > 0
 ), sends AS (
   SELECT
     lead_id,
@@ -294,32 +295,37 @@ WITH stage_times AS (
       FROM enrolled
     )
   )
+), per_step AS (
+  SELECT
+    step,
+    quantileExactInclusive(0.5)(toUnixTimestamp64Micro(toDateTime64(sent_at, 6)) / 1e6 - toUnixTimestamp64Micro(toDateTime64(enrolled_at, 6)) / 1e6) / 86400 AS day,
+    toInt64(COUNT(*)) AS sent,
+    toInt64(COUNT(*) FILTER(WHERE
+      opened)) AS opened,
+    toInt64(COUNT(*) FILTER(WHERE
+      clicked)) AS clicked,
+    quantileExactInclusive(0.5)(toUnixTimestamp64Micro(toDateTime64(next_sent_at, 6)) / 1e6 - toUnixTimestamp64Micro(toDateTime64(sent_at, 6)) / 1e6) AS gap
+  FROM sends
+  GROUP BY
+    step
 ), last_sends AS (
   SELECT
     *,
     toInt64(length(sent_times)) AS last_step,
     arrayMax(sent_times) AS last_sent,
-    arrayElementOrNull(arrayFilter(x -> x >= arrayElementOrNull(sent_times, 1), unsubscribe_times), 1) AS unsubscribed_at
+    arrayMin(arrayFilter(x -> x >= arrayElementOrNull(sent_times, 1), unsubscribe_times)) AS unsubscribed_at
   FROM enrolled
-), gaps AS (
-  SELECT
-    step,
-    quantileExactInclusive(0.5)(toUnixTimestamp64Micro(toDateTime64(next_sent_at, 6)) / 1e6 - toUnixTimestamp64Micro(toDateTime64(sent_at, 6)) / 1e6) AS gap,
-    quantileExactInclusive(0.5)(toUnixTimestamp64Micro(toDateTime64(sent_at, 6)) / 1e6 - toUnixTimestamp64Micro(toDateTime64(enrolled_at, 6)) / 1e6) / 86400 AS day
-  FROM sends
-  GROUP BY
-    step
 ), final AS (
   SELECT
     MAX(step) AS final_step
-  FROM gaps
+  FROM per_step
 ), timed AS (
   SELECT
     l.*,
     l.last_sent + toIntervalSecond(CAST(1.5 * g.gap AS Nullable(Int64))) AS due,
     f.final_step AS final_step
   FROM last_sends AS l
-  JOIN gaps AS g
+  JOIN per_step AS g
     ON g.step = l.last_step, final AS f
 ), classified AS (
   SELECT
@@ -365,25 +371,34 @@ WITH stage_times AS (
     toInt64(COUNT(*)) AS leads
   FROM classified
   GROUP BY ALL
+), exits AS (
+  SELECT
+    g.step AS step,
+    g.day AS day,
+    r.reason AS reason,
+    r.o AS o,
+    COALESCE(c.leads, 0) AS leads,
+    COALESCE(c.leads, 0) / (
+      SELECT
+        toInt64(COUNT(*))
+      FROM classified
+    ) AS share
+  FROM per_step AS g
+  CROSS JOIN (
+    SELECT
+      arrayElementOrNull({reasons:Array(String)}, o) AS reason,
+      arrayJoin(arrayEnumerate({reasons:Array(String)})) AS o
+  ) AS r
+  LEFT JOIN counts AS c
+    ON c.step = g.step AND c.reason = r.reason
 )
 SELECT
-  g.step AS step,
-  g.day AS day,
-  r.reason AS reason,
-  COALESCE(c.leads, 0) AS leads,
-  COALESCE(c.leads, 0) / (
-    SELECT
-      toInt64(COUNT(*))
-    FROM classified
-  ) AS share
-FROM gaps AS g
-CROSS JOIN (
-  SELECT
-    arrayElementOrNull({reasons:Array(String)}, o) AS reason,
-    arrayJoin(arrayEnumerate({reasons:Array(String)})) AS o
-) AS r
-LEFT JOIN counts AS c
-  ON c.step = g.step AND c.reason = r.reason
+  step,
+  day,
+  reason,
+  leads,
+  share
+FROM exits
 ORDER BY
-  g.step,
-  r.o
+  step,
+  o

@@ -242,12 +242,12 @@ WITH stage_times AS (
     lead_id,
     arraySort(groupArray(occurred_at) FILTER(WHERE
       stage = {sent:String})) AS sent_times,
-    arraySort(groupArray(occurred_at) FILTER(WHERE
-      stage = {opened:String})) AS open_times,
-    arraySort(groupArray(occurred_at) FILTER(WHERE
-      stage = {clicked:String})) AS click_times,
-    arraySort(groupArray(occurred_at) FILTER(WHERE
-      stage = {unsubscribed:String})) AS unsubscribe_times
+    groupArray(occurred_at) FILTER(WHERE
+      stage = {opened:String}) AS open_times,
+    groupArray(occurred_at) FILTER(WHERE
+      stage = {clicked:String}) AS click_times,
+    groupArray(occurred_at) FILTER(WHERE
+      stage = {unsubscribed:String}) AS unsubscribe_times
   FROM events
   WHERE
     campaign_id = {sequence:String}
@@ -260,14 +260,15 @@ WITH stage_times AS (
     )
   GROUP BY
     lead_id
+  HAVING
+    toInt64(COUNT(*) FILTER(WHERE
+      stage = {sent:String})) > 0
 ), enrolled AS (
   SELECT
     *
   FROM stage_times
   JOIN activity
     USING (lead_id)
-  WHERE
-    toInt64(length(sent_times)) > 0
 ), sends AS (
   SELECT
     lead_id,
@@ -312,6 +313,18 @@ WITH stage_times AS (
       FROM enrolled
     )
   )
+), per_step AS (
+  SELECT
+    step,
+    quantileExactInclusive(0.5)(toUnixTimestamp64Micro(toDateTime64(sent_at, 6)) / 1e6 - toUnixTimestamp64Micro(toDateTime64(enrolled_at, 6)) / 1e6) / 86400 AS day,
+    toInt64(COUNT(*)) AS sent,
+    toInt64(COUNT(*) FILTER(WHERE
+      opened)) AS opened,
+    toInt64(COUNT(*) FILTER(WHERE
+      clicked)) AS clicked
+  FROM sends
+  GROUP BY
+    step
 ), exposed AS (
   SELECT
     step,
@@ -397,10 +410,8 @@ WITH stage_times AS (
 ), enrolments AS (
   SELECT
     lead_id,
-    sent_at AS enrolled_at
-  FROM sends
-  WHERE
-    step = 1
+    arrayElementOrNull(sent_times, 1) AS enrolled_at
+  FROM enrolled
 ), offsets AS (
   /* (closed or enrolled: it compares before then) and to the last landmark its days have passed after */
   SELECT
@@ -508,26 +519,18 @@ WITH stage_times AS (
       landmark = 1
   )
   GROUP BY ALL
-), reach AS (
-  SELECT
-    step,
-    quantileExactInclusive(0.5)(toUnixTimestamp64Micro(toDateTime64(sent_at, 6)) / 1e6 - toUnixTimestamp64Micro(toDateTime64(enrolled_at, 6)) / 1e6) / 86400 AS day,
-    toInt64(COUNT(*)) AS sent,
-    toInt64(COUNT(*) FILTER(WHERE
-      opened)) AS opened,
-    toInt64(COUNT(*) FILTER(WHERE
-      clicked)) AS clicked
-  FROM sends
-  GROUP BY
-    step
 )
 SELECT
-  r.*,
+  r.step AS step,
+  r.day AS day,
+  r.sent AS sent,
+  r.opened AS opened,
+  r.clicked AS clicked,
   c.n AS n,
   c.adv AS adv,
   COALESCE(k.control_n, 0) AS control_n,
   COALESCE(k.control_adv, 0) AS control_adv
-FROM reach AS r
+FROM per_step AS r
 LEFT JOIN cells AS c
   USING (step)
 LEFT JOIN controls AS k

@@ -12,8 +12,8 @@ import pytest
 
 from analytics.cli import main
 from analytics.filters import Filters
-from analytics.sequences import (exit_summary, list_sequences, messages_before_sql, sequence_exits, sequence_steps,
-                                 step_verdict)
+from analytics.sequences import (exit_summary, list_sequences, messages_before_sql, sequence_exits, sequence_report,
+                                 sequence_steps, step_verdict)
 from analytics.warehouse import reader
 
 from .conftest import insert_events, insert_leads
@@ -85,6 +85,42 @@ def test_exits_say_where_and_why_leads_left(nurtured):
                     (2, "finished"): 1}
     assert len(exits) == 2 * 6 and exits["share"].sum() == pytest.approx(1.0)
     assert exit_summary(exits).startswith("Most leads that leave early leave after step 1 (day 0): 3 of 5 enrolled")
+
+
+def test_an_unsubscribe_counts_from_the_first_at_or_after_the_first_message_in_any_order(nurtured):
+    # U1's unsubscribes, recorded out of order: 5 January (after its next message was due), 30 December
+    # (before it was enrolled: not this sequence's doing) and noon on 1 January, half a day after its only
+    # message and before the next was due (1.5 days later): the one that counts, so U1 left as unsubscribed.
+    insert_events(
+        nurtured, ("U1", "lead", D(2026, 1, 1)), _sent("U1", D(2026, 1, 1)),
+        _sent("U1", D(2026, 1, 5), "email_unsubscribe"), _sent("U1", D(2025, 12, 30), "email_unsubscribe"),
+        _sent("U1", D(2026, 1, 1, 12), "email_unsubscribe"),
+    )
+    exits = sequence_exits(nurtured, AS_OF, "welcome").set_index(["step", "reason"])["leads"]
+    assert exits[(1, "unsubscribed")] == 2  # X4 and U1
+    assert exits[(1, "stopped")] == 1  # X2 only
+
+
+@pytest.mark.parametrize("sequence", ["welcome", "nothing"])
+@pytest.mark.parametrize("journeys_current", [True, False])
+def test_the_report_holds_the_steps_and_the_exits_of_the_sequence(nurtured, sequence, journeys_current):
+    insert_events(nurtured, ("Z1", "lead", D(2026, 1, 1)), _sent("Z1", D(2026, 1, 2)),
+                  _sent("Z1", D(2026, 1, 2), "email_open"), ("Z1", "mql", D(2026, 1, 3)))
+    with patch("analytics.journeys.is_current", return_value=journeys_current):
+        for days in (3, 7):
+            report = sequence_report(nurtured, AS_OF, sequence, days)
+            pd.testing.assert_frame_equal(report.steps, sequence_steps(nurtured, AS_OF, sequence, days))
+            pd.testing.assert_frame_equal(report.exits, sequence_exits(nurtured, AS_OF, sequence))
+    assert len(report.exits) == (2 * 6 if sequence == "welcome" else 0)
+
+
+def test_the_report_under_a_channel_filter_equals_the_steps_and_exits(small_demo):
+    filters = Filters(channels=("webinar",), as_of=date(2026, 10, 31))
+    with reader(small_demo) as con:
+        report = sequence_report(con, filters, "nurture-welcome", 7)
+        pd.testing.assert_frame_equal(report.steps, sequence_steps(con, filters, "nurture-welcome", 7))
+        pd.testing.assert_frame_equal(report.exits, sequence_exits(con, filters, "nurture-welcome"))
+    assert report.steps["sent"].sum() > 0 and report.exits["leads"].sum() > 0
 
 
 def test_stage_times_from_the_journeys_equal_those_from_the_events(nurtured):
