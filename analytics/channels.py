@@ -135,7 +135,7 @@ def channel_comparison(con: duckdb.DuckDBPyConnection, filters: Filters, by: Gro
             FROM units u
             LEFT JOIN events w ON u.reached = 4 AND w.lead_id = u.unit_id AND w.stage = 'won' AND w.occurred_at = u.last_at"""
 
-    spend_ctes, spend_params = _spend_sql(filters, column)
+    spend_ctes, spend_params = spend_sql(filters, column)
     table = con.execute(
         f"""
         WITH units AS ({units}),
@@ -167,11 +167,11 @@ def channel_comparison(con: duckdb.DuckDBPyConnection, filters: Filters, by: Gro
 def total_spend(con: duckdb.DuckDBPyConnection, filters: Filters) -> float | None:
     """The spend of the range (and the channel and campaign filters): the sum of `channel_comparison`'s
     spend column, without reading the leads; None when no campaign row counts."""
-    ctes, params = _spend_sql(filters, "channel")
+    ctes, params = spend_sql(filters, "channel")
     return con.execute(f"WITH {ctes} SELECT sum(round(spend, 2)) FROM spend_side", params).fetchone()[0]
 
 
-def _spend_sql(filters: Filters, column: str) -> tuple[str, dict[str, object]]:
+def spend_sql(filters: Filters, column: str) -> tuple[str, dict[str, object]]:
     """CTEs ending in `spend_side`: per `column` value (grp), the range's spend, impressions and clicks
     (a row spanning dates counts pro rata by its days in the range) and the spend of undated rows."""
     where, params = [], {}

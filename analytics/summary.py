@@ -77,49 +77,6 @@ def filter_choices(con: duckdb.DuckDBPyConnection) -> FilterChoices:
     return FilterChoices(choices["channel"], choices["campaign_id"])
 
 
-def weekly_leads(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
-    """New leads per week (Monday) and channel: one row per (week, channel), weeks as dates.
-
-    `partial` marks the first week (when the data starts after its Monday) and the week of the as-of date:
-    their bars are short because the data covers part of them, not because fewer leads came.
-    """
-    where, params = ["TRUE"], []
-    if filters.start:
-        where.append("created_at >= ?")
-        params.append(filters.start)
-    if filters.end:
-        where.append("created_at < ?")
-        params.append(filters.end)
-    if filters.channels:
-        where.append("channel IN (SELECT unnest(?))")
-        params.append(list(filters.channels))
-    if filters.campaigns:
-        where.append("campaign_id IN (SELECT unnest(?))")
-        params.append(list(filters.campaigns))
-    return con.execute(
-        f"""
-        WITH entries AS (
-            SELECT lead_id, min(occurred_at) AS created_at,
-                   arg_min(channel, occurred_at) FILTER (WHERE channel IS NOT NULL) AS channel,
-                   arg_min(campaign_id, occurred_at) FILTER (WHERE campaign_id IS NOT NULL) AS campaign_id
-            FROM events WHERE stage = 'lead' GROUP BY lead_id
-        ), leads_seen AS (
-            SELECT coalesce(e.lead_id, l.lead_id) AS lead_id, coalesce(e.created_at, l.created_at) AS created_at,
-                   coalesce(e.channel, l.channel, '(none)') AS channel, coalesce(e.campaign_id, l.campaign_id) AS campaign_id
-            FROM entries e FULL JOIN leads l ON l.lead_id = e.lead_id
-        )
-        SELECT date_trunc('week', created_at)::DATE AS week, channel, count(*) AS leads,
-               -- a week the data covers only in part: before the first lead or after the as-of instant
-               date_trunc('week', created_at) < date_trunc('week', (SELECT min(created_at) FROM leads_seen)) + INTERVAL 7 DAY
-                   AND (SELECT min(created_at) FROM leads_seen) > date_trunc('week', (SELECT min(created_at) FROM leads_seen))
-               OR date_trunc('week', created_at) + INTERVAL 7 DAY > ? AS partial
-        FROM leads_seen WHERE created_at IS NOT NULL AND created_at < ? AND {' AND '.join(where)}
-        GROUP BY ALL ORDER BY week, channel
-        """,
-        [filters.as_of_end, filters.as_of_end, *params],
-    ).df()
-
-
 def stage_names(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
     """Event names in the data: the funnel stages first in their usual order, then touches by frequency."""
     names = [r[0] for r in con.execute("SELECT stage FROM events GROUP BY stage ORDER BY count(*) DESC").fetchall()]

@@ -51,7 +51,7 @@ import pandas as pd
 
 from analytics import abstats, experiments, journeys
 from analytics.abstats import Proportion
-from analytics.channels import _spend_sql
+from analytics.channels import spend_sql
 from analytics.errors import BadInput
 from analytics.filters import Filters
 from analytics.funnel import NONE_GROUP, FunnelSpec, _units_query, funnel, funnel_over_time
@@ -472,7 +472,7 @@ def _one_week(con: duckdb.DuckDBPyConnection, monday: date, as_of: date, channel
 def _leads_and_spend(con: duckdb.DuckDBPyConnection, per_channel: pd.DataFrame, filters: Filters) -> pd.DataFrame:
     """`channel_comparison`'s group, leads and spend columns, rows in its order: the entrants of the funnel
     `per_channel` and the spend of `filters` per channel, a channel with only one of them included."""
-    ctes, params = _spend_sql(filters, "channel")
+    ctes, params = spend_sql(filters, "channel")
     spend = con.execute(f"WITH {ctes} SELECT grp AS \"group\", round(spend, 2) AS spend FROM spend_side", params).df()
     leads = per_channel.loc[per_channel["step"] == 1, ["group", "count"]].rename(columns={"count": "leads"})
     table = leads.merge(spend, on="group", how="outer")

@@ -96,6 +96,7 @@ SCENARIOS: dict[str, Scenario] = {
     "sequence steps --days 7 --channel": lambda con: _each_sequence(
         con, CHOSEN, lambda c, f, name: sequences.sequence_steps(c, f, name, days=7)),
     "sequence exits": lambda con: _each_sequence(con, ALL, sequences.sequence_exits),
+    "sequence report --channel": lambda con: _each_sequence(con, CHOSEN, sequences.sequence_report),
     "messages before sql": lambda con: sequences.messages_before_sql(con, RANGE),
     # weekly meeting
     "weekly": lambda con: weekly.week_summary(con, None, AS_OF, (), ()),
@@ -104,7 +105,7 @@ SCENARIOS: dict[str, Scenario] = {
     # what the warehouse holds
     "warehouse summary": summary.warehouse_summary,
     "filter choices": summary.filter_choices,
-    "weekly leads": lambda con: summary.weekly_leads(con, CHOSEN),
+    "weekly leads": lambda con: weekly.leads_per_week(con, CHOSEN),
     "stage names": summary.stage_names,
     "breakdown attributes": summary.breakdown_attributes,
     "headline figures": lambda con: summary.headline_figures(con, RANGE),

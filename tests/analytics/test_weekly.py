@@ -18,7 +18,6 @@ from analytics.cli import main
 from analytics.errors import BadInput
 from analytics.filters import Filters
 from analytics.funnel import FunnelSpec, funnel
-from analytics.summary import weekly_leads
 from analytics.warehouse import writer
 from analytics.weekly import (
     experiment_verdicts,
@@ -327,12 +326,3 @@ def test_leads_per_week_add_up_to_the_funnels_new_leads(week_con):
                     Filters(channels=("webinar",), as_of=AS_OF)):
         entrants = funnel(week_con, FunnelSpec(), filters)["count"].iloc[0]
         assert leads_per_week(week_con, filters)["leads"].sum() == entrants
-
-
-@pytest.mark.parametrize("filters", [Filters(as_of=AS_OF), Filters(channels=("webinar",), as_of=AS_OF),
-                                     Filters(since=date(2026, 3, 3), until=date(2026, 3, 12), as_of=AS_OF),
-                                     Filters(channels=("(none)",), as_of=AS_OF), Filters(as_of=date(2026, 3, 4))])
-def test_leads_per_week_is_the_lead_events_count_where_the_lead_event_carries_the_first_touch(week_con, filters):
-    # Every lead of week_con has its channel on its lead event and nothing before it: the first touch,
-    # so the per-lead-event reading (analytics.summary.weekly_leads) gives the same table.
-    pd.testing.assert_frame_equal(leads_per_week(week_con, filters), weekly_leads(week_con, filters))
