@@ -210,22 +210,37 @@ def _detect_encoding(source: Path, name: str) -> str:
 
 
 def _first_undecodable(source: Path, encoding: str) -> tuple[int, int] | None:
-    """(byte offset, line) of the first byte that does not decode in `encoding`, streaming; None if all do."""
+    """(byte offset, line) of the first byte that does not decode in `encoding`, streaming; None if all do.
+
+    A chunk of ASCII with no sequence left open before it decodes in any encoding we accept, so it is
+    only tested (bytes.isascii is about 10x faster than decoding it); lines are counted once a bad byte
+    is found, not along the way.
+    """
     decoder = codecs.getincrementaldecoder(encoding)()
-    offset, lines = 0, 1
+    offset = 0
     with source.open("rb") as handle:
         while chunk := handle.read(_CHUNK):
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError as error:
-                return offset + error.start, lines + chunk[: error.start].count(b"\n")
+            if not chunk.isascii() or decoder.getstate()[0]:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as error:
+                    return offset + error.start, _line_at(source, offset + error.start)
             offset += len(chunk)
-            lines += chunk.count(b"\n")
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            return offset, lines
+            return offset, _line_at(source, offset)
     return None
+
+
+def _line_at(source: Path, offset: int) -> int:
+    """The line (from 1) holding byte `offset` of `source`."""
+    lines, read = 1, 0
+    with source.open("rb") as handle:
+        while read < offset and (chunk := handle.read(min(_CHUNK, offset - read))):
+            lines += chunk.count(b"\n")
+            read += len(chunk)
+    return lines
 
 
 def _transcode(source: Path, target: Path, encoding: str, name: str) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from analytics import sources
 from analytics.errors import BadInput
 from analytics.imports import import_file, import_log
 
@@ -51,3 +52,25 @@ def test_duplicate_rows_are_not_an_error_but_skipped(wcon, write_file):
 def test_formula_like_text_is_stored_as_plain_text(wcon, write_file):
     import_file(wcon, "events", write_file("f.csv", 'lead_id,stage,occurred_at\n"=HYPERLINK(""http://x"",""y"")",lead,2026-01-01\n'))
     assert wcon.execute("SELECT lead_id FROM events").fetchone() == ('=HYPERLINK("http://x","y")',)
+
+
+@pytest.mark.parametrize(("content", "offsets", "line"), [
+    (b"lead_id\nab\xed\x95\x9ccd\n\nxy\xffz\n", (19, 19), 4),  # a character split over chunks, ASCII chunks, a bad byte
+    (b"lead_id\nab\xed\x95" + b"abcdefgh", (10, 12), 2),  # a sequence left open before ASCII (its start, or where it broke)
+    (b"lead_id\nabc\xed", (12, 12), 2),  # a sequence left open at the end
+])
+def test_the_first_undecodable_byte_and_its_line_whatever_the_chunks(tmp_path, monkeypatch, content, offsets, line):
+    source = tmp_path / "chunks.csv"
+    source.write_bytes(content)
+    for chunk in (4, 5, 1 << 20):  # chunks that split the file anywhere, and one chunk
+        monkeypatch.setattr(sources, "_CHUNK", chunk)
+        offset, found_line = sources._first_undecodable(source, "utf-8")
+        assert offsets[0] <= offset <= offsets[1] and found_line == line
+
+
+def test_a_file_of_multibyte_characters_over_many_chunks_decodes(tmp_path, monkeypatch):
+    source = tmp_path / "korean.csv"
+    source.write_bytes("lead_id\n한글\n".encode() * 3)
+    monkeypatch.setattr(sources, "_CHUNK", 4)
+    assert sources._first_undecodable(source, "utf-8") is None
+    assert sources._first_undecodable(source, "cp949") is not None
