@@ -1,4 +1,4 @@
-"""Page speed in a real browser: `python -m bench.pages [--db PATH | --events 10M] [--channel NAME]`.
+"""Page speed in a real browser: `python -m bench.pages [--db PATH | --events 10M] [--pages /funnel ...]`.
 
 Starts the dashboard on a warehouse (an existing file, or a demo warehouse of about that many events
 built first), opens every page in headless Chromium and prints, per page: the first render on a fresh
@@ -125,7 +125,7 @@ def _row(browser, label: str, url: str, channel: str) -> None:
           f"{scripts:7.1f} MB")
 
 
-def run(db: Path, channel: str) -> None:
+def run(db: Path, channel: str, paths: list[str]) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-pages-") as folder, sync_playwright() as playwright:
         floor_app = Path(folder) / "floor.py"
         floor_app.write_text(FLOOR_APP, encoding="utf-8")
@@ -136,7 +136,7 @@ def run(db: Path, channel: str) -> None:
             print(f"{'page':22s} {'first render cold':>18s} {'warm':>8s} {'filter change':>14s} {'returning':>11s} "
                   f"{'JS warm':>10s}")
             _row(browser, "(a one-line app)", floor.url, channel)
-            for path in page_paths():
+            for path in paths:
                 _row(browser, path, server.url + path, channel)
             print(f"peak memory of the dashboard process: {_peak_mb(server.process.pid):,.0f} MB")
         finally:
@@ -154,9 +154,11 @@ def main() -> None:
     source.add_argument("--db", type=Path, help="an existing warehouse (read only)")
     source.add_argument("--events", type=float, default=1e6, help="build a demo warehouse of about this many events")
     parser.add_argument("--channel", default="webinar", help="the channel picked for the filter change")
+    parser.add_argument("--pages", nargs="+", metavar="PATH", choices=page_paths(), default=page_paths(),
+                        help="the pages to measure, as addresses (/, /funnel, /cohorts ...); default: all")
     args = parser.parse_args()
     if args.db is not None:
-        run(args.db, args.channel)
+        run(args.db, args.channel, args.pages)
         return
     with tempfile.TemporaryDirectory(prefix="bench-pages-db-") as folder:
         db = Path(folder) / "bench.duckdb"
@@ -165,7 +167,7 @@ def main() -> None:
             summary = demo.generate(con, leads=int(args.events / events_per_lead()), seed=1)
         print(f"demo warehouse: {summary.events:,} events, {summary.leads:,} leads in {time.perf_counter() - started:.0f} s "
               f"(peak RSS of this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB)")
-        run(db, args.channel)
+        run(db, args.channel, args.pages)
 
 
 if __name__ == "__main__":
