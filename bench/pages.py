@@ -36,8 +36,11 @@ st.sidebar.multiselect("Channel", ["display", "email", "webinar"])
 """
 # Records every change of Streamlit's script state with the browser's clock, from the first paint on. A fast
 # run can go from running back to notRunning between two observer callbacks: each record's old value keeps it.
+# A run faster still may never show "running" on the page at all, so the frame after each message from the
+# server is recorded too.
 RECORD_SCRIPT_STATES = """
 window.__scriptStates = [];
+window.__messageFrames = [];
 const __seen = state => {
   const states = window.__scriptStates;
   if (state && (!states.length || states[states.length - 1][1] !== state)) states.push([performance.now(), state]);
@@ -48,14 +51,28 @@ new MutationObserver(records => {
   __seen(node && node.getAttribute('data-test-script-state'));
 }).observe(document, {subtree: true, childList: true, attributes: true, attributeOldValue: true,
                       attributeFilter: ['data-test-script-state']});
+window.WebSocket = class extends window.WebSocket {
+  constructor(...args) {
+    super(...args);
+    this.addEventListener('message', () => requestAnimationFrame(() => window.__messageFrames.push(performance.now())));
+  }
+};
 """
-# The time the script last finished after it ran at or after `since` (ms on the browser clock), or null.
+# The time the script last finished after it ran at or after `since` (ms on the browser clock), or null. A run
+# that never showed "running" has finished at the frame after the server's last message, once the page says
+# notRunning and nothing has come for half a second.
 FINISHED_SINCE = """since => {
   const states = window.__scriptStates;
   const ran = states.findIndex(([t, s]) => t >= since && s === 'running');
-  if (ran < 0) return null;
-  const done = states.slice(ran).find(([, s]) => s === 'notRunning');
-  return done ? done[0] : null;
+  if (ran >= 0) {
+    const done = states.slice(ran).find(([, s]) => s === 'notRunning');
+    return done ? done[0] : null;
+  }
+  const frames = window.__messageFrames.filter(t => t >= since);
+  const node = document.querySelector('[data-test-script-state]');
+  if (!frames.length || !node || node.getAttribute('data-test-script-state') !== 'notRunning') return null;
+  const last = frames[frames.length - 1];
+  return performance.now() - last > 500 ? last : null;
 }"""
 
 
